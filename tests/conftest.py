@@ -1,0 +1,18 @@
+"""Shared test set-up: quiet TensorFlow, the quick profile, a throw-away cache directory."""
+
+import os
+
+# These must be set before TensorFlow is imported anywhere.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("FCN_PROFILE", "quick")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path, monkeypatch):
+    """Keeps every test's downloads and checkpoint cache inside its own temporary directory."""
+    monkeypatch.setenv("FCN_DATA_DIR", str(tmp_path / "fcn_data"))
+    monkeypatch.setenv("FCN_CACHE_DIR", str(tmp_path / "fcn_cache"))
