@@ -1,0 +1,40 @@
+# The two commands of this project (see README.md):
+#   make series   set up, then run the whole notebook series headless (executed notebooks + HTML + report)
+#   make test     set up, then run the unit tests and every notebook under nbval (quick profile)
+# Both create a virtual environment in .venv on first use; nothing else on the machine is touched.
+
+PYTHON ?= python3
+VENV ?= .venv
+# Which TensorFlow to install: cpu (tensorflow-cpu), gpu (tensorflow[and-cuda]) or tf (plain tensorflow).
+TF_EXTRA ?= cpu
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(TF_EXTRA)
+
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export TF_ENABLE_ONEDNN_OPTS ?= 0
+export KERAS_BACKEND ?= tensorflow
+export PYTHONHASHSEED ?= 0
+
+.PHONY: setup series test test-unit clean-cache
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(TF_EXTRA),test]"
+	touch $(STAMP)
+
+series: setup
+	FCN_PROFILE=$${FCN_PROFILE:-quick} $(BIN)/python scripts/run_series.py
+
+test: setup
+	FCN_PROFILE=$${FCN_PROFILE:-quick} FCN_STATIC_WIDGETS=1 MPLBACKEND=Agg \
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=15 -p no:cacheprovider
+
+test-unit: setup
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+clean-cache:
+	rm -rf .cache/fcnlib

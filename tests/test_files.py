@@ -1,0 +1,97 @@
+"""Image and mask reading/writing, checked against PIL and hand-made files."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fcnlib import config, files
+
+
+def test_atomic_path_keeps_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with files.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target], "the temporary file must be removed"
+
+
+def test_atomic_path_replaces_on_success(tmp_path):
+    target = tmp_path / "sub dir" / "ünï.txt"
+    with files.atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P", "RGB"])
+def test_read_image_converts_modes_to_rgb(tmp_path, mode):
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    image = Image.fromarray(rgb).convert(mode)
+    path = tmp_path / ("x.jpg" if mode == "CMYK" else "x.png")
+    image.save(path)
+    array = files.read_image(path)
+    assert array.shape == (5, 7, 3) and array.dtype == np.uint8
+    if mode in ("RGB", "RGBA"):
+        np.testing.assert_array_equal(array, rgb)
+
+
+def test_read_image_16_bit(tmp_path):
+    values = np.array([[0, 1000], [30000, 65535]], dtype=np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(values).save(path)
+    array = files.read_image(path)
+    assert array.shape == (2, 2, 3)
+    assert array[0, 0, 0] == 0 and array[1, 1, 0] == 255
+
+
+def test_read_image_errors_name_the_file(tmp_path):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.png"):
+        files.read_image(empty)
+    good = tmp_path / "good.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8) + 7).save(good)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[:60])
+    with pytest.raises(ValueError, match="truncated.png"):
+        files.read_image(truncated)
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        files.read_image(tmp_path / "missing.png")
+
+
+def test_mask_round_trip_as_palette_png(tmp_path):
+    mask = np.array([[0, 1, 255], [5, 20, 0]], dtype=np.uint8)
+    path = files.write_mask(tmp_path / "m.png", mask)
+    assert Image.open(path).mode == "P"
+    np.testing.assert_array_equal(files.read_mask(path), mask)
+
+
+def test_read_mask_grayscale_16_bit_and_rgb_palette(tmp_path):
+    mask = np.array([[0, 1], [2, 255]], dtype=np.uint8)
+    Image.fromarray(mask, mode="L").save(tmp_path / "gray.png")
+    np.testing.assert_array_equal(files.read_mask(tmp_path / "gray.png"), mask)
+    Image.fromarray(mask.astype(np.uint16)).save(tmp_path / "deep.png")
+    np.testing.assert_array_equal(files.read_mask(tmp_path / "deep.png"), mask)
+    palette = config.voc_palette()
+    rgb = np.array([[palette[v] for v in row] for row in mask], dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    np.testing.assert_array_equal(files.read_mask(tmp_path / "rgb.png"), mask)
+
+
+def test_read_mask_rejects_unknown_colours_and_large_values(tmp_path):
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[0, 0] = (1, 2, 3)
+    Image.fromarray(rgb).save(tmp_path / "odd colours.png")
+    with pytest.raises(ValueError, match=r"odd colours.png.*\(1, 2, 3\)"):
+        files.read_mask(tmp_path / "odd colours.png")
+    Image.fromarray(np.array([[0, 300]], dtype=np.uint16)).save(tmp_path / "big.png")
+    with pytest.raises(ValueError, match="big.png.*300"):
+        files.read_mask(tmp_path / "big.png")
+
+
+def test_write_mask_rejects_bad_shapes(tmp_path):
+    with pytest.raises(ValueError, match="2-D"):
+        files.write_mask(tmp_path / "m.png", np.zeros((2, 2, 3), np.uint8))
+    assert not (tmp_path / "m.png").exists()

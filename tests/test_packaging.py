@@ -1,0 +1,67 @@
+"""The install paths agree: pyproject.toml, environment.yml, the Makefile, CI and the README."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_environment_yml_installs_the_package_with_existing_extras():
+    text = (ROOT / "environment.yml").read_text()
+    match = re.search(r"^\s*-\s*-e\s+\.\[([a-z,]+)\]\s*$", text, flags=re.M)
+    assert match, "environment.yml must pip-install the package itself (`-e .[...]`) for Binder"
+    extras = set(match.group(1).split(","))
+    declared = set(_pyproject()["project"]["optional-dependencies"])
+    assert extras <= declared, f"environment.yml asks for unknown extras {extras - declared}"
+    assert "test" in extras and "cpu" in extras
+
+
+def test_environment_yml_python_satisfies_requires_python():
+    text = (ROOT / "environment.yml").read_text()
+    version = re.search(r"python=(\d+)\.(\d+)", text)
+    required = re.search(r">=(\d+)\.(\d+)", _pyproject()["project"]["requires-python"])
+    assert version and required
+    assert tuple(map(int, version.groups())) >= tuple(map(int, required.groups()))
+
+
+def test_one_tensorflow_per_install_path():
+    project = _pyproject()["project"]
+    base = " ".join(project["dependencies"])
+    assert "tensorflow" not in base, "TensorFlow must be an extra, or CPU/Colab installs get two"
+    extras = project["optional-dependencies"]
+    assert any(dep.startswith("tensorflow-cpu") for dep in extras["cpu"])
+    assert any(dep.startswith("tensorflow[and-cuda]") for dep in extras["gpu"])
+
+
+def test_package_named_explicitly_and_importable():
+    assert _pyproject()["tool"]["setuptools"]["packages"] == ["fcnlib"]
+    import fcnlib
+
+    assert fcnlib.__version__ == _pyproject()["project"]["version"]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make series" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, flags=re.M), ".ci/run must run exactly `make test`"
+
+
+def test_notebooks_are_committed_without_outputs():
+    paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert paths, "no notebooks found"
+    for path in paths:
+        notebook = json.loads(path.read_text())
+        for index, cell in enumerate(notebook["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            assert not cell.get("outputs"), f"{path.name} cell {index} has stored outputs"
+            assert cell.get("execution_count") is None, f"{path.name} cell {index} has an execution count"
