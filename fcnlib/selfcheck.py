@@ -1,0 +1,62 @@
+"""Readable checks for the exercises: say what is wrong, not just "assertion failed".
+
+Students on Colab have no grader extension; these checks give them immediate feedback, and the
+same calls serve as the autograded tests when an instructor grades with nbgrader.
+
+Example:
+
+>>> from fcnlib import selfcheck
+>>> selfcheck.expect_equal(2 * 3, 6, "output height")
+✓ output height = 6
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ExerciseError(AssertionError):
+    """Raised by a failed check; its message explains the mistake."""
+
+
+def _fail(what: str, message: str, hint: str | None) -> None:
+    text = f"✗ {what}: {message}"
+    if hint:
+        text += f"\n  Hint: {hint}"
+    raise ExerciseError(text)
+
+
+def expect_equal(actual, expected, what: str, hint: str | None = None) -> None:
+    """Checks ``actual == expected`` (element-wise for arrays, shapes included)."""
+    if actual is None or actual is Ellipsis:
+        _fail(what, "no answer yet (the value is None or ...).", hint)
+    a, e = np.asarray(actual), np.asarray(expected)
+    if a.shape != e.shape:
+        _fail(what, f"expected shape {e.shape}, got {a.shape}.", hint)
+    if not np.array_equal(a, e):
+        mismatches = int(np.sum(a != e)) if a.shape else 1
+        shown = f"{actual!r}" if a.size <= 8 else f"{mismatches} of {a.size} values differ"
+        _fail(what, f"expected {expected!r}, got {shown}." if e.size <= 8 else shown + ".", hint)
+    print(f"✓ {what} = {actual!r}" if a.size <= 8 else f"✓ {what}: all {a.size} values match")
+
+
+def expect_close(actual, expected, what: str, atol: float = 1e-5, rtol: float = 1e-5,
+                 hint: str | None = None) -> None:
+    """Checks ``actual`` is within ``atol + rtol*|expected|`` of ``expected`` (arrays or numbers)."""
+    if actual is None or actual is Ellipsis:
+        _fail(what, "no answer yet (the value is None or ...).", hint)
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        _fail(what, f"expected shape {e.shape}, got {a.shape}.", hint)
+    error = np.abs(a - e)
+    if np.any(~np.isfinite(a)) or np.any(error > atol + rtol * np.abs(e)):
+        _fail(what, f"largest difference from the expected value is {np.nanmax(error):.3g} "
+                    f"(allowed {atol:g} + {rtol:g}·|expected|).", hint)
+    print(f"✓ {what} (largest difference {error.max():.2g})")
+
+
+def expect_true(condition, what: str, message: str, hint: str | None = None) -> None:
+    """Checks a condition; ``message`` explains what it means when it does not hold."""
+    if not bool(condition):
+        _fail(what, message, hint)
+    print(f"✓ {what}")

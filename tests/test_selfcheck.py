@@ -1,0 +1,36 @@
+"""Exercise checks pass on right answers and explain wrong ones."""
+
+import numpy as np
+import pytest
+
+from fcnlib import selfcheck
+
+
+def test_expect_equal(capsys):
+    selfcheck.expect_equal(6, 6, "height")
+    assert "✓ height = 6" in capsys.readouterr().out
+    with pytest.raises(selfcheck.ExerciseError, match="expected 6, got 5"):
+        selfcheck.expect_equal(5, 6, "height")
+    with pytest.raises(selfcheck.ExerciseError, match=r"expected shape \(2,\), got \(3,\)"):
+        selfcheck.expect_equal(np.zeros(3), np.zeros(2), "vector")
+    with pytest.raises(selfcheck.ExerciseError, match="no answer yet"):
+        selfcheck.expect_equal(None, 1, "answer")
+    with pytest.raises(selfcheck.ExerciseError, match="1 of 100 values differ"):
+        a = np.arange(100)
+        b = a.copy()
+        b[3] = -1
+        selfcheck.expect_equal(b, a, "array")
+
+
+def test_expect_close_and_hint():
+    selfcheck.expect_close(np.ones(4) + 1e-7, np.ones(4), "kernel")
+    with pytest.raises(selfcheck.ExerciseError, match="Hint: check the centre"):
+        selfcheck.expect_close(np.ones(4) * 1.1, np.ones(4), "kernel", hint="check the centre")
+    with pytest.raises(selfcheck.ExerciseError, match="largest difference"):
+        selfcheck.expect_close(np.array([np.nan]), np.array([1.0]), "nan")
+
+
+def test_expect_true():
+    selfcheck.expect_true(True, "ok", "never shown")
+    with pytest.raises(selfcheck.ExerciseError, match="IoU must improve"):
+        selfcheck.expect_true(False, "fusion", "IoU must improve")
