@@ -1,0 +1,255 @@
+"""Training: one ``fit`` call with sensible defaults, a checkpoint cache, seeds and strategies.
+
+Every notebook trains through :func:`train_or_load`, so re-running a notebook reuses the weights it
+trained before instead of training again. A cache entry is two files in ``config.cache_dir()``:
+``<model name>-<hash>.weights.h5`` and ``<model name>-<hash>.json`` (the key, the history and the
+SHA-256 of the weights). The hash covers the key you give, the epochs, the learning rate and the
+``fcnlib`` version, so changing any of them trains afresh. An entry whose weights do not match their
+recorded SHA-256, or that fails to load, is reported and retrained, never used.
+
+Example:
+
+>>> from fcnlib import models, train  # doctest: +SKIP
+>>> model, history = train.train_or_load(
+...     lambda: models.fcn32s(2, width=0.25), {"model": "fcn32s", "data": "synthetic-binary"},
+...     train_ds, val_ds, epochs=6, learning_rate=1e-3)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+import fcnlib
+from fcnlib import config, files
+
+
+def set_seed(seed: int, deterministic: bool = False) -> None:
+    """Seeds Python, NumPy, TensorFlow and Keras so that a run can be repeated.
+
+    Args:
+        seed: Any integer.
+        deterministic: Also make TensorFlow choose deterministic kernels
+            (``tf.config.experimental.enable_op_determinism``). This is global for the rest of the
+            process, can slow training down, and makes unseeded random ops an error.
+
+    Example:
+
+    >>> train.set_seed(0, deterministic=True)  # doctest: +SKIP
+
+    Introduced in notebooks/00_setup_and_data.ipynb.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer; got {seed!r}.")
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def default_strategy() -> tf.distribute.Strategy:
+    """Returns ``MirroredStrategy`` over all GPUs when there are several, else the default strategy."""
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _default_loss_and_metrics(model, loss, metrics):
+    """Fills in ``metrics.segmentation_loss`` and a mean-IoU metric for the model's output channels."""
+    from fcnlib import metrics as seg_metrics  # Imported late: train must import without it.
+
+    num_classes = model.output_shape[-1]
+    if loss is None:
+        loss = seg_metrics.segmentation_loss(num_classes)
+    if metrics is None:
+        metrics = [seg_metrics.StreamingMeanIoU(num_classes)]
+    return loss, metrics
+
+
+def _compile(model, learning_rate, loss, metrics):
+    loss, metrics = _default_loss_and_metrics(model, loss, metrics)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+
+
+def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=None, metrics=None,
+        verbose="auto", callbacks=None, batch_size=None) -> dict:
+    """Trains a segmentation model with Adam and returns its history as a plain dict.
+
+    A model that is not compiled yet is compiled with Adam, ``metrics.segmentation_loss`` (which
+    ignores label 255) and ``metrics.StreamingMeanIoU``. A model you compiled yourself is trained as
+    compiled, unless you pass ``loss``, ``metrics`` or ``learning_rate``. Progress is the Keras bar.
+
+    Args:
+        model: A Keras model whose output is ``(B, H, W, num_classes)``.
+        train_data: A ``tf.data.Dataset`` of ``(image, mask)`` batches, or an ``(x, y)`` tuple of arrays.
+        val_data: The same kinds, or None.
+        epochs: Passes over ``train_data``; the profile's ``epochs`` when None.
+        learning_rate: Adam's learning rate; the profile's ``learning_rate`` when None.
+        loss: A Keras loss; ``metrics.segmentation_loss(num_classes)`` when None.
+        metrics: A list of Keras metrics; ``[metrics.StreamingMeanIoU(num_classes)]`` when None.
+        verbose: Keras verbosity (``"auto"``, 0, 1 or 2).
+        callbacks: Keras callbacks, or None.
+        batch_size: Only for array input; the profile's ``batch_size`` when None.
+
+    Returns:
+        ``{"loss": [...], "val_loss": [...], ...}``, one float per epoch.
+
+    Example:
+
+    >>> history = train.fit(model, train_ds, val_ds, epochs=2)  # doctest: +SKIP
+
+    Introduced in notebooks/02_fcn32s.ipynb.
+    """
+    profile = config.get_profile()
+    epochs = profile.epochs if epochs is None else epochs
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
+    if learning_rate is not None and not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive; got {learning_rate!r}.")
+    if not model.compiled or loss is not None or metrics is not None or learning_rate is not None:
+        _compile(model, profile.learning_rate if learning_rate is None else learning_rate,
+                 loss, metrics)
+    x, y = _split(train_data, "train_data")
+    if y is not None and batch_size is None:
+        batch_size = profile.batch_size
+    if val_data is not None:
+        val_x, val_y = _split(val_data, "val_data")
+        val_data = val_x if val_y is None else (val_x, val_y)
+    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=val_data,
+                        verbose=verbose, callbacks=callbacks)
+    return {name: [float(value) for value in values] for name, values in history.history.items()}
+
+
+def _split(data, what):
+    """Returns ``(x, y)`` for an array pair, ``(data, None)`` for a dataset or generator."""
+    if isinstance(data, (tuple, list)):
+        if len(data) != 2:
+            raise ValueError(f"{what} must be a tf.data.Dataset or an (images, masks) pair; "
+                             f"got a sequence of {len(data)} items.")
+        return data[0], data[1]
+    return data, None
+
+
+def key_hash(key: dict, **extra) -> str:
+    """Returns a 12-hex-digit hash of ``key``, ``extra`` and ``fcnlib.__version__``.
+
+    The key is written as JSON with sorted keys, so the hash is the same in every run and process.
+
+    Raises:
+        ValueError: If ``key`` is not a dict of JSON values (str, numbers, bools, None, lists, dicts).
+    """
+    if not isinstance(key, dict):
+        raise ValueError(f"The cache key must be a dict of JSON values; got {type(key).__name__}.")
+    try:
+        text = _canonical({"key": key, "extra": extra, "fcnlib": fcnlib.__version__})
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"The cache key {key!r} is not JSON-serialisable ({error}); describe "
+                         "the run with strings and numbers only.") from error
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_cache(model, weights_path: Path, sidecar_path: Path, record: dict):
+    """Loads a cache entry into ``model``; returns its history, or a reason why it can't be used."""
+    try:
+        sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return None, f"unreadable {sidecar_path.name}: {error}"
+    if not isinstance(sidecar, dict) or any(sidecar.get(k) != v for k, v in record.items()):
+        return None, f"{sidecar_path.name} describes a different run"
+    if sidecar.get("sha256") != _sha256(weights_path):
+        return None, f"SHA-256 of {weights_path.name} does not match {sidecar_path.name}"
+    try:
+        model.load_weights(weights_path)
+    except Exception as error:  # h5py, Keras and OS errors all mean "don't use this file".
+        return None, f"loading failed: {type(error).__name__}: {error}"
+    return sidecar.get("history", {}), None
+
+
+def _write_cache(model, weights_path: Path, sidecar_path: Path, record: dict, history: dict):
+    # Keras insists on the ``.weights.h5`` suffix, so save under such a name beside the temporary
+    # file and move it in; the weights go first and the sidecar, which vouches for them, last.
+    with files.atomic_path(weights_path) as tmp:
+        keras_tmp = tmp.with_name(tmp.name + ".weights.h5")
+        try:
+            model.save_weights(keras_tmp)
+            os.replace(keras_tmp, tmp)
+        finally:
+            keras_tmp.unlink(missing_ok=True)
+    sidecar = dict(record, history=history, sha256=_sha256(weights_path))
+    with files.atomic_path(sidecar_path) as tmp:
+        tmp.write_text(json.dumps(sidecar, indent=2, sort_keys=True), encoding="utf-8")
+
+
+def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None, learning_rate=None,
+                  strategy=None, cache=True, loss=None, metrics=None, verbose="auto",
+                  callbacks=None, batch_size=None):
+    """Trains ``build_fn()`` once and reloads the weights on later calls with the same key.
+
+    Args:
+        build_fn: A function without arguments that returns a new, uncompiled Keras model.
+        key: A dict of JSON values describing everything else that changes the result: data, model
+            settings, seed. Epochs, learning rate and ``fcnlib.__version__`` are added to it.
+        train_data, val_data: As for :func:`fit`.
+        epochs, learning_rate: As for :func:`fit`; the profile's values when None.
+        strategy: A ``tf.distribute.Strategy``; the model is built and compiled in its scope.
+        cache: False to train without reading or writing the cache.
+        loss, metrics, verbose, callbacks, batch_size: Passed to :func:`fit`.
+
+    Returns:
+        ``(model, history)``: the compiled model and its history dict (the stored one on a cache hit).
+
+    Example:
+
+    >>> model, history = train.train_or_load(build, {"model": "fcn8s"}, train_ds, epochs=6)  # doctest: +SKIP
+
+    Introduced in notebooks/02_fcn32s.ipynb.
+    """
+    if not callable(build_fn):
+        raise ValueError(f"build_fn must be a function returning a new model; got {build_fn!r}.")
+    profile = config.get_profile()
+    epochs = profile.epochs if epochs is None else epochs
+    learning_rate = profile.learning_rate if learning_rate is None else learning_rate
+    digest = key_hash(key, epochs=epochs, learning_rate=learning_rate)
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = build_fn()
+        if not isinstance(model, keras.Model):
+            raise ValueError(f"build_fn must return a keras.Model; it returned {type(model).__name__}.")
+        stem = config.cache_dir() / f"{model.name}-{digest}"
+        weights_path, sidecar_path = Path(f"{stem}.weights.h5"), Path(f"{stem}.json")
+        record = {"key": json.loads(_canonical(key)), "epochs": epochs,
+                  "learning_rate": learning_rate, "fcnlib": fcnlib.__version__, "model": model.name}
+        if cache and (weights_path.exists() or sidecar_path.exists()):
+            if not (weights_path.exists() and sidecar_path.exists()):
+                history, reason = None, "one of the two cache files is missing"
+            else:
+                history, reason = _read_cache(model, weights_path, sidecar_path, record)
+            if reason is None:
+                _compile(model, learning_rate, loss, metrics)
+                print(f"Loaded {model.name} from cache: {weights_path}")
+                return model, history
+            print(f"Ignoring stale or corrupt checkpoint {weights_path} ({reason}); retraining.")
+            model = build_fn()  # A failed load may have changed some weights: start afresh.
+        history = fit(model, train_data, val_data, epochs=epochs, learning_rate=learning_rate,
+                      loss=loss, metrics=metrics, verbose=verbose, callbacks=callbacks,
+                      batch_size=batch_size)
+        if cache:
+            _write_cache(model, weights_path, sidecar_path, record, history)
+    return model, history
