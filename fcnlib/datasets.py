@@ -1,0 +1,339 @@
+"""Real segmentation data as ``tf.data`` pipelines: PASCAL VOC 2012 (+ SBD), Oxford-IIIT Pet, own folders.
+
+Every loader returns a ``tf.data.Dataset`` of ``(image, mask)`` pairs: ``image`` uint8 (H, W, 3),
+``mask`` uint8 (H, W) holding class indices, 255 = void (ignored by losses and metrics). Sizes vary
+from image to image; :func:`fcnlib.pipeline.make_dataset` resizes and batches.
+
+The loaders check what is cheap to check at once — split lists, that every image has its mask —
+and raise ``FileNotFoundError``/``ValueError`` naming the file. What needs reading (a corrupt file,
+a mask value that is no class, an image and mask of different sizes) is checked as each pair is
+read: iterating the dataset then fails with a ``tf.errors.InvalidArgumentError`` whose message names
+the file, or at once with a plain ``ValueError`` when the loader is called with ``validate=True``.
+
+Downloads live in :mod:`fcnlib.download`; its public functions are available here too.
+
+Example:
+
+>>> from fcnlib import datasets, pipeline  # doctest: +SKIP
+>>> train = datasets.load_voc(split="train_aug", download=True)  # doctest: +SKIP
+>>> batches = pipeline.make_dataset(train, batch_size=8, training=True, image_size=320)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+import tensorflow as tf
+
+from fcnlib import config, files
+from fcnlib.download import (  # noqa: F401  (re-exported: fcnlib.datasets.download(...) etc.)
+    Archive, DownloadError, download, download_pets, download_sbd, download_voc, extract, sha256_of,
+)
+
+IGNORE = config.IGNORE_LABEL
+VOC_SPLITS = ("train", "val", "trainval", "train_aug")
+PETS_SPLITS = ("trainval", "test")
+# Oxford-IIIT Pet trimap values, and the classes each ``border`` choice gives.
+TRIMAP_PET, TRIMAP_BACKGROUND, TRIMAP_BORDER = 1, 2, 3
+PETS_CLASSES = {"void": ("background", "pet"), "class": ("background", "pet", "border")}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".gif")  # Lossless formats only.
+_HINT = "or use the embedded dataset, which needs no download: fcnlib.synthetic.splits()"
+
+
+def load_voc(root=None, split="train", sbd_root=None, *, download=False, validate=False):
+    """Loads PASCAL VOC 2012 segmentation, optionally augmented with the SBD masks.
+
+    Splits: ``train`` (1,464), ``val`` (1,449), ``trainval`` and ``train_aug``: SBD train + SBD val
+    + VOC train, minus every VOC val image (10,582), so it never overlaps ``val``. In ``train_aug``
+    an image with a VOC mask (void borders included) uses it; the others use the SBD ``.mat`` mask.
+
+    Args:
+        root: The ``VOC2012`` folder, or a folder holding ``VOCdevkit/VOC2012``; by default
+            ``<data_dir>/voc``.
+        split: One of ``VOC_SPLITS``.
+        sbd_root: For ``train_aug``: SBD's ``benchmark_RELEASE`` (or its ``dataset``) folder;
+            by default ``<data_dir>/sbd``.
+        download: Download what is missing (:func:`download_voc`, :func:`download_sbd`).
+        validate: Read every pair now and raise a ``ValueError`` for the first bad one.
+
+    Returns:
+        A ``tf.data.Dataset`` of (uint8 (H, W, 3), uint8 (H, W)) pairs, 21 classes, void = 255.
+
+    Example:
+
+    >>> val = load_voc(split="val")  # doctest: +SKIP
+
+    Introduced in notebooks/06_real_data.ipynb.
+    """
+    if split not in VOC_SPLITS:
+        raise ValueError(f"Unknown VOC split {split!r}; choose one of {VOC_SPLITS}.")
+    root = Path(root) if root is not None else config.data_dir() / "voc"
+    if download and _find(root, ["", "VOC2012", "VOCdevkit/VOC2012"], "ImageSets/Segmentation") is None:
+        download_voc(root)
+    voc = _find(root, ["", "VOC2012", "VOCdevkit/VOC2012"], "ImageSets/Segmentation")
+    if voc is None:
+        raise FileNotFoundError(
+            f"No PASCAL VOC 2012 under {root} (expected {root / 'VOCdevkit/VOC2012/ImageSets'}). "
+            f"Call load_voc(..., download=True) or fcnlib.datasets.download_voc(), {_HINT}."
+        )
+    lists = voc / "ImageSets" / "Segmentation"
+
+    def voc_pair(stem):
+        return voc / "JPEGImages" / f"{stem}.jpg", voc / "SegmentationClass" / f"{stem}.png"
+
+    if split != "train_aug":
+        pairs = [voc_pair(stem) for stem in _read_list(lists / f"{split}.txt")]
+    else:
+        sbd_root = Path(sbd_root) if sbd_root is not None else config.data_dir() / "sbd"
+        if download and _find(sbd_root, ["", "dataset", "benchmark_RELEASE/dataset"], "cls") is None:
+            download_sbd(sbd_root)
+        sbd = _find(sbd_root, ["", "dataset", "benchmark_RELEASE/dataset"], "cls")
+        if sbd is None:
+            raise FileNotFoundError(
+                f"Split 'train_aug' needs the SBD, and there is none under {sbd_root} (expected "
+                f"{sbd_root / 'benchmark_RELEASE/dataset/cls'}). Call fcnlib.datasets.download_sbd() "
+                f"and pass sbd_root, or use split='train' {_HINT}."
+            )
+        voc_train = _read_list(lists / "train.txt")
+        sbd_ids = _read_list(sbd / "train.txt") + _read_list(sbd / "val.txt")
+        val = set(_read_list(lists / "val.txt"))
+        in_voc = set(voc_train)
+        pairs = []
+        for stem in sorted(set(sbd_ids + voc_train) - val):
+            if stem in in_voc:
+                pairs.append(voc_pair(stem))
+            else:
+                image = voc / "JPEGImages" / f"{stem}.jpg"
+                image = image if image.exists() else sbd / "img" / f"{stem}.jpg"
+                pairs.append((image, sbd / "cls" / f"{stem}.mat"))
+    return _pairs_dataset(pairs, len(config.VOC_CLASSES), validate, what=f"VOC split {split!r}")
+
+
+def load_oxford_pets(root=None, split="trainval", border="void", *, download=False, validate=False):
+    """Loads the Oxford-IIIT Pet trimaps as masks: 0 background, 1 pet, and the border as chosen.
+
+    The trimaps hold 1 (pet), 2 (background) and 3 (the uncertain border around the pet). With
+    ``border="void"`` the border becomes 255 and is ignored (classes ``PETS_CLASSES["void"]``); with
+    ``border="class"`` it is class 2 (``PETS_CLASSES["class"]``).
+
+    Args:
+        root: The folder holding ``images/`` and ``annotations/``; by default
+            ``<data_dir>/oxford_pets``.
+        split: ``"trainval"`` (3,680 images) or ``"test"`` (3,669), from ``annotations/<split>.txt``.
+        border: ``"void"`` or ``"class"``.
+        download: Download what is missing (:func:`download_pets`).
+        validate: Read every pair now and raise a ``ValueError`` for the first bad one.
+
+    Returns:
+        A ``tf.data.Dataset`` of (uint8 (H, W, 3), uint8 (H, W)) pairs.
+
+    Example:
+
+    >>> pets = load_oxford_pets(split="test", border="class")  # doctest: +SKIP
+
+    Introduced in notebooks/06_real_data.ipynb.
+    """
+    if split not in PETS_SPLITS:
+        raise ValueError(f"Unknown Oxford-IIIT Pet split {split!r}; choose one of {PETS_SPLITS}.")
+    if border not in PETS_CLASSES:
+        raise ValueError(f"border must be 'void' or 'class', got {border!r}.")
+    root = Path(root) if root is not None else config.data_dir() / "oxford_pets"
+    if download and _find(root, ["", "oxford-iiit-pet"], "annotations/trimaps") is None:
+        download_pets(root)
+    pets = _find(root, ["", "oxford-iiit-pet"], "annotations/trimaps")
+    if pets is None:
+        raise FileNotFoundError(
+            f"No Oxford-IIIT Pet data under {root} (expected {root / 'annotations/trimaps'} and "
+            f"{root / 'images'}). Call load_oxford_pets(..., download=True) or "
+            f"fcnlib.datasets.download_pets(), {_HINT}."
+        )
+    stems = _read_list(pets / "annotations" / f"{split}.txt")
+    pairs = [(pets / "images" / f"{s}.jpg", pets / "annotations" / "trimaps" / f"{s}.png") for s in stems]
+    lookup = np.full(256, -1, dtype=np.int16)
+    lookup[[TRIMAP_PET, TRIMAP_BACKGROUND]] = [1, 0]
+    lookup[TRIMAP_BORDER] = IGNORE if border == "void" else 2
+
+    def trimap_to_mask(trimap, path):
+        mask = lookup[trimap]
+        if (mask < 0).any():
+            raise ValueError(
+                f"Trimap {path} holds values {sorted(set(np.unique(trimap).tolist()) - {1, 2, 3})}; Oxford-IIIT "
+                "Pet trimaps use only 1 (pet), 2 (background) and 3 (border)."
+            )
+        return mask.astype(np.uint8)
+
+    num_classes = len(PETS_CLASSES[border])
+    return _pairs_dataset(pairs, num_classes, validate, f"Pets split {split!r}", trimap_to_mask)
+
+
+def read_classes(directory):
+    """Returns the class names in ``<directory>/classes.txt`` (one a line), or None without one."""
+    path = Path(directory) / "classes.txt"
+    if not path.is_file():
+        return None
+    names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+    if not names:
+        raise ValueError(f"{path} lists no class names; write one name per line (index = line).")
+    return names
+
+
+def load_folder(directory, split=None, classes=None, *, validate=False):
+    """Loads your own images and masks, paired by file name stem.
+
+    Layout (the one :func:`fcnlib.synthetic.write_folder` writes): ``<directory>/images/<stem>.jpg``
+    (or .png …), ``<directory>/masks/<stem>.png`` — a palette or grayscale PNG of class indices,
+    255 = void — optional ``<directory>/splits/<split>.txt`` (one stem a line) and
+    ``<directory>/classes.txt`` (one class name a line).
+
+    Args:
+        directory: The folder.
+        split: A split name (``splits/<split>.txt``), or None for every image.
+        classes: Class names, or their number; None reads ``classes.txt`` and, without it, leaves
+            mask values unchecked.
+        validate: Read every pair now and raise a ``ValueError`` for the first bad one.
+
+    Returns:
+        A ``tf.data.Dataset`` of (uint8 (H, W, 3), uint8 (H, W)) pairs, in stem order (or the
+        split's order).
+
+    Example:
+
+    >>> data = load_folder("my_signs", split="train", classes=["background", "sign"])  # doctest: +SKIP
+
+    Introduced in notebooks/06_real_data.ipynb.
+    """
+    root = Path(directory)
+    images, masks = _index(root / "images", IMAGE_SUFFIXES), _index(root / "masks", MASK_SUFFIXES)
+    if split is None:
+        stems = sorted(images)
+        orphans = sorted(set(masks) - set(images))
+        if orphans:
+            raise ValueError(
+                f"{len(orphans)} mask(s) have no image of the same stem, e.g. {masks[orphans[0]]}; "
+                f"expected {root / 'images' / orphans[0]}.jpg or .png."
+            )
+    else:
+        split_file = root / "splits" / f"{split}.txt"
+        if not split_file.is_file():
+            known = sorted(p.stem for p in (root / "splits").glob("*.txt"))
+            raise FileNotFoundError(f"No split file {split_file}; splits found: {known or 'none'}.")
+        stems = _read_list(split_file)
+        missing = [s for s in stems if s not in images]
+        if missing:
+            raise FileNotFoundError(
+                f"{split_file} lists {len(missing)} stem(s) with no image in {root / 'images'}, "
+                f"e.g. {missing[0]!r}."
+            )
+    if not stems:
+        raise ValueError(f"No images in {root / 'images'} (suffixes {IMAGE_SUFFIXES}).")
+    classes = read_classes(root) if classes is None else classes
+    num_classes = classes if isinstance(classes, int) or classes is None else len(classes)
+    pairs = [(images[s], masks.get(s, root / "masks" / f"{s}.png")) for s in stems]
+    return _pairs_dataset(pairs, num_classes, validate, f"folder {root}")
+
+
+def _find(root, candidates, marker):
+    """Returns the first ``root/candidate`` holding ``marker``, or None."""
+    for candidate in candidates:
+        if (root / candidate / marker).is_dir():
+            return root / candidate
+    return None
+
+
+def _read_list(path):
+    """Reads a split list: the first word of each non-empty line (VOC, SBD and Pets formats)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Missing split list {path}; the dataset copy is incomplete.")
+    stems = [line.split()[0] for line in path.read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    if not stems:
+        raise ValueError(f"Split list {path} names no images.")
+    return stems
+
+
+def _index(folder, suffixes):
+    """Maps file stems to paths in ``folder``; refuses JPEG masks and ambiguous stems."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No folder {folder}: expected images/ and masks/ side by side.")
+    found = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        suffix = path.suffix.lower()
+        if suffixes is MASK_SUFFIXES and suffix in (".jpg", ".jpeg"):
+            raise ValueError(
+                f"Mask {path} is a JPEG: lossy compression changes pixel values, so class indices "
+                "turn into other classes at every edge. Save masks as PNG."
+            )
+        if suffix not in suffixes:
+            continue
+        if path.stem in found:
+            raise ValueError(f"Two files share the stem {path.stem!r}: {found[path.stem]} and {path}.")
+        found[path.stem] = path
+    return found
+
+
+def _read_label(path):
+    """Reads a mask: a PNG of class indices, or an SBD ``.mat`` file (struct GTcls, field Segmentation)."""
+    if path.suffix != ".mat":
+        return files.read_mask(path)
+    try:
+        segmentation = np.asarray(
+            scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)["GTcls"].Segmentation
+        )
+    except (KeyError, AttributeError, ValueError, TypeError, OSError) as error:
+        raise ValueError(
+            f"Cannot read SBD mask {path} ({error!r}); expected a MATLAB file holding a struct GTcls "
+            "with a field Segmentation, as in benchmark_RELEASE/dataset/cls/."
+        ) from error
+    if segmentation.ndim != 2 or segmentation.min() < 0 or segmentation.max() > 255:
+        raise ValueError(f"SBD mask {path}: GTcls.Segmentation must be a 2-D array of values 0..255.")
+    return segmentation.astype(np.uint8)
+
+
+def _pairs_dataset(pairs, num_classes, validate, what, transform=None):
+    """Builds the dataset: a range of indices mapped through a Python reader of one pair."""
+    missing = [str(p) for pair in pairs for p in pair if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{what}: {len(missing)} listed file(s) are missing, e.g. {missing[:3]}; every image "
+            "needs its mask with the same stem. Copy the missing files or remove them from the list."
+        )
+
+    def read_pair(index):
+        image_path, mask_path = pairs[int(index)]
+        image, mask = files.read_image(image_path), _read_label(mask_path)
+        if transform is not None:
+            mask = transform(mask, mask_path)
+        if image.shape[:2] != mask.shape:
+            raise ValueError(
+                f"Image {image_path} is {image.shape[0]}x{image.shape[1]} but its mask {mask_path} "
+                f"is {mask.shape[0]}x{mask.shape[1]}; a mask must have its image's size."
+            )
+        if num_classes is not None:
+            values = np.unique(mask)
+            bad = values[(values >= num_classes) & (values != IGNORE)]
+            if bad.size:
+                raise ValueError(
+                    f"Mask {mask_path} holds {bad.tolist()}, which are no class: classes are "
+                    f"0..{num_classes - 1} and {IGNORE} is void. Check the class list, or masks "
+                    "resized with interpolation."
+                )
+        return image, mask
+
+    if validate:
+        for index in range(len(pairs)):
+            read_pair(index)
+
+    def load(index):
+        image, mask = tf.py_function(read_pair, [index], (tf.uint8, tf.uint8))
+        image.set_shape((None, None, 3))
+        mask.set_shape((None, None))
+        return image, mask
+
+    indices = tf.data.Dataset.range(len(pairs))
+    return indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -1,0 +1,264 @@
+"""Tests for fcnlib.download against a local HTTP server on 127.0.0.1 and hand-made archives.
+
+The server serves fixture bytes in several manners chosen by the URL's first path part:
+``range`` honours Range requests, ``plain`` ignores them, ``drop`` cuts the first transfer halfway,
+``flaky`` answers 503 once, ``wrong`` serves other bytes; any other path is a 404.
+"""
+
+import hashlib
+import http.server
+import io
+import os
+import tarfile
+import threading
+import zipfile
+
+import pytest
+
+from fcnlib import download as dl
+
+PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes, several chunks once CHUNK_BYTES is patched.
+DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):  # Keeps the test output clean.
+        pass
+
+    def do_GET(self):
+        server = self.server
+        server.log.append((self.path, self.headers.get("Range")))
+        mode = self.path.split("/")[1]
+        seen = server.seen.setdefault(mode, 0)
+        server.seen[mode] += 1
+        body = b"not the file" * 100 if mode == "wrong" else PAYLOAD
+        if mode not in ("range", "plain", "drop", "flaky", "wrong"):
+            self.send_error(404)
+            return
+        if mode == "flaky" and not seen:
+            self.send_error(503)
+            return
+        start = 0
+        requested = self.headers.get("Range")
+        if requested and mode in ("range", "drop"):
+            start = int(requested.removeprefix("bytes=").rstrip("-"))
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        if mode == "drop" and not seen:
+            self.wfile.write(body[: len(body) // 2])  # Then the connection goes away.
+            self.close_connection = True
+            return
+        self.wfile.write(body[start:])
+
+
+@pytest.fixture
+def server(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(dl, "RETRY_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(dl, "CHUNK_BYTES", 8192)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.log, httpd.seen = [], {}
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") or p.suffix == ".part")
+
+
+# Downloads.
+
+
+def test_download_verifies_and_renames(server, tmp_path):
+    path = dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert path.read_bytes() == PAYLOAD and _leftovers(tmp_path) == []
+    # A second call finds the verified file and does not download again.
+    dl.download(f"{server.url}/range/file.bin", path, DIGEST, progress=False)
+    assert len(server.log) == 1
+
+
+def test_half_finished_download_resumes_with_range(server, tmp_path):
+    (tmp_path / "file.bin.part").write_bytes(PAYLOAD[:30000])
+    dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD
+    assert server.log == [("/range/file.bin", "bytes=30000-")]
+
+
+def test_server_ignoring_range_starts_again(server, tmp_path):
+    (tmp_path / "file.bin.part").write_bytes(PAYLOAD[:30000])
+    dl.download(f"{server.url}/plain/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD
+
+
+def test_dropped_connection_is_retried_and_resumed(server, tmp_path):
+    dl.download(f"{server.url}/drop/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD
+    assert server.log == [("/drop/file.bin", None), ("/drop/file.bin", f"bytes={len(PAYLOAD) // 2}-")]
+
+
+def test_stale_partial_file_of_other_bytes_is_redone(server, tmp_path):
+    (tmp_path / "file.bin.part").write_bytes(b"x" * 5000)  # Left over from some other file.
+    dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD
+    assert [r for _, r in server.log] == ["bytes=5000-", None]
+
+
+def test_complete_partial_file_gets_416_and_is_kept(server, tmp_path):
+    (tmp_path / "file.bin.part").write_bytes(PAYLOAD)  # Fetched, then interrupted before renaming.
+    dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD and len(server.log) == 1
+
+
+def test_mirrors_are_tried_in_turn_and_503_retried(server, tmp_path):
+    urls = [f"{server.url}/gone/file.bin", f"{server.url}/wrong/file.bin", f"{server.url}/flaky/f"]
+    dl.download(urls, tmp_path / "file.bin", DIGEST, progress=True)
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD
+    assert [p for p, _ in server.log] == ["/gone/file.bin", "/wrong/file.bin", "/flaky/f", "/flaky/f"]
+
+
+def test_checksum_mismatch_leaves_nothing(server, tmp_path):
+    with pytest.raises(dl.DownloadError) as info:
+        dl.download(f"{server.url}/wrong/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    message = str(info.value)
+    assert "SHA-256 mismatch" in message and f"{server.url}/wrong/file.bin" in message
+    assert str(tmp_path / "file.bin") in message and "fcnlib.synthetic" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_offline_error_names_urls_and_manual_location(server, tmp_path):
+    urls = ["http://127.0.0.1:9/a.tar", f"{server.url}/missing/a.tar"]
+    with pytest.raises(dl.DownloadError) as info:
+        dl.download(urls, tmp_path / "a.tar", DIGEST, retries=2, progress=False)
+    message = str(info.value)
+    assert all(url in message for url in urls) and "404" in message
+    assert f"copy it to {tmp_path / 'a.tar'}" in message and DIGEST in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unpinned_digest_is_printed(server, tmp_path, capsys):
+    dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin", None, progress=False)
+    assert DIGEST in capsys.readouterr().out
+
+
+def test_existing_file_with_wrong_digest_is_reported_not_replaced(tmp_path):
+    (tmp_path / "file.bin").write_bytes(b"manual copy gone wrong")
+    with pytest.raises(ValueError, match="Delete it"):
+        dl.download("http://127.0.0.1:9/file.bin", tmp_path / "file.bin", DIGEST)
+    assert (tmp_path / "file.bin").read_bytes() == b"manual copy gone wrong"
+
+
+def test_file_url(tmp_path):
+    (tmp_path / "source.bin").write_bytes(PAYLOAD)
+    dl.download((tmp_path / "source.bin").as_uri(), tmp_path / "out" / "copy.bin", DIGEST,
+                progress=False)
+    assert (tmp_path / "out" / "copy.bin").read_bytes() == PAYLOAD
+
+
+# Extraction.
+
+
+def _tar(path, members, mode="w:gz"):
+    """Writes a tar of (name, bytes) files and (name, ('symlink'|'hardlink', target)) links."""
+    with tarfile.open(path, mode) as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(content, tuple):
+                info.type = tarfile.SYMTYPE if content[0] == "symlink" else tarfile.LNKTYPE
+                info.linkname = content[1]
+                tar.addfile(info)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return path
+
+
+def _snapshot(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
+def test_extract_tar(tmp_path, mode):
+    archive = _tar(tmp_path / "a.tar", [("top/x.txt", b"x"), ("top/sub/y.txt", b"yy"),
+                                        ("top/link", ("symlink", "sub/y.txt"))], mode)
+    dl.extract(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "top" / "sub" / "y.txt").read_bytes() == b"yy"
+    assert os.readlink(tmp_path / "out" / "top" / "link") == "sub/y.txt"
+    assert _snapshot(tmp_path / "out") == ["top", "top/link", "top/sub", "top/sub/y.txt", "top/x.txt"]
+
+
+def test_extract_zip_and_merge_into_existing_folder(tmp_path):
+    (tmp_path / "out" / "top").mkdir(parents=True)
+    (tmp_path / "out" / "top" / "mine.txt").write_text("keep")
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as archive:
+        archive.writestr("top/x.txt", b"x")
+    dl.extract(tmp_path / "a.zip", tmp_path / "out")
+    assert _snapshot(tmp_path / "out") == ["top", "top/mine.txt", "top/x.txt"]
+    with pytest.raises(FileExistsError, match="x.txt"):
+        dl.extract(tmp_path / "a.zip", tmp_path / "out")
+
+
+@pytest.mark.parametrize("members", [
+    [("ok.txt", b"1"), ("../evil.txt", b"2")],
+    [("ok.txt", b"1"), ("a/../../evil.txt", b"2")],
+    [("/tmp/evil_absolute_fcnlib.txt", b"2")],
+    [("ok.txt", b"1"), ("link", ("symlink", "../../evil"))],
+    [("link", ("symlink", "/etc/passwd"))],
+    [("hard", ("hardlink", "../outside.txt"))],
+    [("s2", ("symlink", ".")), ("s1", ("symlink", "s2/..")), ("s1/evil.txt", b"2")],
+], ids=["dotdot", "nested-dotdot", "absolute", "symlink-out", "symlink-abs", "hardlink-out",
+        "symlink-chain"])
+def test_extract_refuses_escapes_and_writes_nothing(tmp_path, members):
+    target = tmp_path / "data" / "target"
+    target.mkdir(parents=True)
+    (target / "existing.txt").write_text("keep")
+    archive = _tar(tmp_path / "evil.tar.gz", members)
+    before = _snapshot(tmp_path)
+    with pytest.raises(ValueError, match="Refusing to extract"):
+        dl.extract(archive, target)
+    assert _snapshot(tmp_path) == before
+    assert not os.path.exists("/tmp/evil_absolute_fcnlib.txt")
+
+
+def test_extract_refuses_zip_escape(tmp_path):
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as archive:
+        archive.writestr("../evil.txt", b"2")
+    (tmp_path / "target").mkdir()
+    with pytest.raises(ValueError, match="Refusing to extract"):
+        dl.extract(tmp_path / "evil.zip", tmp_path / "target")
+    assert _snapshot(tmp_path) == ["evil.zip", "target"]
+
+
+@pytest.mark.parametrize("kind", ["truncated-gz", "truncated-zip", "garbage"])
+def test_corrupt_archives_raise_and_leave_target_unchanged(tmp_path, kind):
+    if kind == "truncated-gz":
+        big = [(f"top/{i}.bin", os.urandom(20000)) for i in range(5)]
+        data = _tar(tmp_path / "full.tar.gz", big).read_bytes()
+        archive = tmp_path / "a.tar.gz"
+        archive.write_bytes(data[: len(data) * 2 // 3])
+    elif kind == "truncated-zip":
+        with zipfile.ZipFile(tmp_path / "full.zip", "w") as stream:
+            stream.writestr("top/x.bin", os.urandom(20000))
+        archive = tmp_path / "a.zip"
+        archive.write_bytes((tmp_path / "full.zip").read_bytes()[:15000])
+    else:
+        archive = tmp_path / "a.tar"
+        archive.write_bytes(b"this is not an archive" * 50)
+    target = tmp_path / "target"
+    target.mkdir()
+    with pytest.raises(ValueError, match=r"Cannot extract .*a\.(tar|zip).*corrupt"):
+        dl.extract(archive, target)
+    assert list(target.iterdir()) == []
