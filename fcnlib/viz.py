@@ -1,0 +1,331 @@
+"""Pictures: coloured masks, overlays, prediction grids, training curves, confusion matrices, widgets.
+
+Masks are drawn with the PASCAL VOC colours (``config.voc_palette``), void pixels (255) in VOC's
+cream void colour, so a mask looks the same here, in a palette PNG on disk and in the VOC devkit.
+Every plotting function returns its Matplotlib figure; in a notebook it also shows up by itself.
+
+Example:
+
+>>> from fcnlib import viz  # doctest: +SKIP
+>>> fig = viz.show_grid(images, masks, {"fcn8s": predictions}, class_names=config.BINARY_CLASSES)
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from numbers import Real
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Patch
+
+from fcnlib import config
+
+# VOC draws void pixels (label 255) in this colour; it is entry 255 of the VOC palette.
+VOID_COLOR = (224, 224, 192)
+STATIC_WIDGETS_ENV = "FCN_STATIC_WIDGETS"
+
+
+def _lookup(palette):
+    colours = np.asarray(config.voc_palette() if palette is None else palette, dtype=np.int64)
+    if colours.ndim != 2 or colours.shape[1] != 3 or len(colours) > 256:
+        raise ValueError(f"A palette is a list of at most 256 (r, g, b) colours; got shape "
+                         f"{colours.shape}.")
+    if colours.min() < 0 or colours.max() > 255:
+        raise ValueError("Palette colours must be within 0..255.")
+    lut = np.zeros((256, 3), np.uint8)
+    lut[: len(colours)] = colours
+    lut[config.IGNORE_LABEL] = VOID_COLOR if len(colours) <= config.IGNORE_LABEL else lut[255]
+    return lut, len(colours)
+
+
+def colorize(mask, palette=None) -> np.ndarray:
+    """Colours a mask of class indices; void (255) is drawn in the VOC void colour (224, 224, 192).
+
+    Args:
+        mask: Integer class indices (H, W), (H, W, 1) or a batch (N, H, W).
+        palette: A list of (r, g, b) colours, colour ``i`` for class ``i``; the VOC palette when None.
+
+    Returns:
+        A ``uint8`` array of the mask's shape plus a last axis of 3.
+
+    Raises:
+        ValueError: For fractional values (probabilities: take the argmax first) or values that
+            have no colour.
+
+    Example:
+
+    >>> viz.colorize(np.array([[0, 1], [2, 255]]))[1, 1].tolist()
+    [224, 224, 192]
+
+    Introduced in notebooks/00_setup_and_data.ipynb.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim >= 3 and mask.shape[-1] == 1:
+        mask = mask[..., 0]
+    if mask.dtype.kind == "f" and not np.all(np.mod(mask, 1) == 0):
+        raise ValueError("The mask holds fractional values, so it is no mask of class indices; for "
+                         "model outputs use metrics.predict_labels first.")
+    if mask.dtype.kind not in "uif" and mask.dtype != bool:
+        raise ValueError(f"A mask must hold integer class indices; got dtype {mask.dtype}.")
+    lut, size = _lookup(palette)
+    values = mask.astype(np.int64)
+    bad = np.unique(values[((values < 0) | (values >= size)) & (values != config.IGNORE_LABEL)])
+    if bad.size:
+        raise ValueError(f"Mask values {bad[:10].tolist()} have no colour in a palette of {size} "
+                         "colours; masks hold class indices 0..C-1 and 255 for void.")
+    return lut[values]
+
+
+def _as_rgb(image) -> np.ndarray:
+    """Turns a uint8 image, a [0, 1] float image or a caffe-preprocessed one into uint8 RGB."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    image = image.astype(np.float64)
+    if image.min() < 0:  # Caffe-style: BGR with the mean subtracted; undo both.
+        image = (image + np.asarray(config.VGG_MEAN_BGR))[..., ::-1]
+    elif image.max() <= 1.0:
+        image = image * 255.0
+    return np.clip(np.round(image), 0, 255).astype(np.uint8)
+
+
+def overlay(image, mask, alpha=0.5, palette=None) -> np.ndarray:
+    """Blends the coloured mask into the image wherever the mask is not background (0).
+
+    Args:
+        image: RGB image (H, W, 3): uint8, floats in [0, 1], or caffe-preprocessed floats.
+        mask: Class indices (H, W); void pixels are tinted with the void colour.
+        alpha: Weight of the mask colour, 0 (image only) to 1 (mask only).
+        palette: As for :func:`colorize`.
+
+    Returns:
+        A ``uint8`` RGB image (H, W, 3).
+
+    Example:
+
+    >>> plt.imshow(viz.overlay(images[0], masks[0]))  # doctest: +SKIP
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be within 0..1; got {alpha}.")
+    rgb = _as_rgb(image)
+    colours = colorize(mask, palette)
+    if rgb.shape != colours.shape:
+        raise ValueError(f"Image shape {rgb.shape} does not match mask shape {np.shape(mask)}.")
+    blend = (1 - alpha) * rgb + alpha * colours.astype(np.float64)
+    keep = np.asarray(mask).reshape(colours.shape[:-1])[..., None] == 0
+    return np.where(keep, rgb, np.round(blend)).astype(np.uint8)
+
+
+def _labels(outputs) -> np.ndarray:
+    outputs = np.asarray(outputs)
+    if outputs.ndim == 4 and outputs.dtype.kind == "f":
+        from fcnlib import metrics  # Model outputs (N, H, W, C): argmax, or threshold 1 channel.
+
+        return metrics.predict_labels(outputs)
+    return outputs[..., 0] if outputs.ndim == 4 else outputs
+
+
+def show_grid(images, masks_true, preds=None, class_names=None, max_rows=4, palette=None):
+    """Shows image, ground truth and each model's prediction side by side, one row per image.
+
+    Args:
+        images: Images (N, H, W, 3), as for :func:`overlay`.
+        masks_true: Ground-truth class indices (N, H, W).
+        preds: ``{model name: predictions}``; predictions are class indices (N, H, W) or model
+            outputs (N, H, W, C), which go through ``metrics.predict_labels``.
+        class_names: Names for the legend (index = class); no legend when None.
+        max_rows: At most this many images are shown.
+        palette: As for :func:`colorize`.
+
+    Returns:
+        The Matplotlib figure; its first-row titles are "image", "ground truth" and the model names.
+
+    Example:
+
+    >>> viz.show_grid(x[:4], y[:4], {"fcn32s": m32.predict(x[:4])}, config.BINARY_CLASSES)  # doctest: +SKIP
+
+    Introduced in notebooks/01_dense_baseline.ipynb.
+    """
+    preds = dict(preds or {})
+    masks_true = np.asarray(masks_true)
+    rows = min(len(images), max_rows)
+    if rows < 1 or len(masks_true) < rows:
+        raise ValueError(f"show_grid needs at least one image and a mask per image; got "
+                         f"{len(images)} images and {len(masks_true)} masks.")
+    columns = [("image", None), ("ground truth", masks_true)]
+    columns += [(name, _labels(p)) for name, p in preds.items()]
+    for name, labels in columns[2:]:
+        if len(labels) < rows or labels.shape[1:] != masks_true.shape[1:]:
+            raise ValueError(f"Predictions of {name!r} have shape {labels.shape}; expected "
+                             f"({rows}+, {masks_true.shape[1]}, {masks_true.shape[2]}).")
+    fig, axes = plt.subplots(rows, len(columns), squeeze=False,
+                             figsize=(2.6 * len(columns), 2.6 * rows + 0.6))
+    for row in range(rows):
+        for col, (title, masks) in enumerate(columns):
+            ax = axes[row, col]
+            ax.imshow(_as_rgb(images[row]) if masks is None else colorize(masks[row], palette))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(title)
+    if class_names is not None:
+        lut, _ = _lookup(palette)
+        handles = [Patch(color=lut[i] / 255, label=name) for i, name in enumerate(class_names)]
+        if np.any(masks_true[:rows] == config.IGNORE_LABEL):
+            handles.append(Patch(color=np.array(VOID_COLOR) / 255, label="void (255)"))
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), frameon=False)
+    fig.tight_layout(rect=(0, 0.08 if class_names is not None else 0, 1, 1))
+    return fig
+
+
+def plot_history(histories, metrics=("loss", "mean_iou")):
+    """Plots training (solid) and validation (dashed) curves, one panel per metric.
+
+    Args:
+        histories: ``{model name: history dict}`` as returned by ``train.fit``, or one history dict.
+        metrics: History keys to plot; ``val_<key>`` is drawn too where present.
+
+    Returns:
+        The Matplotlib figure, one axis per metric, titled with the metric's name.
+
+    Example:
+
+    >>> viz.plot_history({"fcn32s": h32, "fcn8s": h8})  # doctest: +SKIP
+
+    Introduced in notebooks/02_fcn32s.ipynb.
+    """
+    if histories and all(isinstance(v, (list, tuple, np.ndarray)) for v in histories.values()):
+        histories = {"model": histories}
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    for metric in metrics:
+        if not any(metric in history for history in histories.values()):
+            available = sorted({k for history in histories.values() for k in history})
+            raise ValueError(f"No history holds {metric!r}; available keys: {available}.")
+    fig, axes = plt.subplots(1, len(metrics), squeeze=False, figsize=(4.5 * len(metrics), 3.4))
+    for ax, metric in zip(axes[0], metrics):
+        for index, (name, history) in enumerate(histories.items()):
+            colour = f"C{index % 10}"
+            for key, style, label in ((metric, "-", name), (f"val_{metric}", "--", f"{name} (val)")):
+                if key in history:
+                    values = history[key]
+                    ax.plot(range(1, len(values) + 1), values, style, color=colour, label=label)
+        ax.set_title(metric)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(matrix, class_names, normalize=True):
+    """Draws a confusion matrix (rows: truth, columns: prediction) with its values written in.
+
+    Args:
+        matrix: A (C, C) count matrix, e.g. from ``metrics.confusion_matrix``.
+        class_names: C names.
+        normalize: Divide each row by its total, so a row shows where a class's pixels went.
+
+    Returns:
+        The Matplotlib figure.
+
+    Example:
+
+    >>> viz.plot_confusion(metrics.confusion_matrix(y, p, 6), config.MULTICLASS_CLASSES)  # doctest: +SKIP
+
+    Introduced in notebooks/03_metrics_and_losses.ipynb.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"A confusion matrix must be square (C, C); got shape {matrix.shape}.")
+    if len(class_names) != len(matrix):
+        raise ValueError(f"{len(class_names)} class names for a {len(matrix)}-class matrix.")
+    if normalize:
+        totals = matrix.sum(axis=1, keepdims=True)
+        matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    size = max(3.5, 0.55 * len(matrix) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    ticks = range(len(matrix))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix" + (" (rows sum to 1)" if normalize else ""))
+    if len(matrix) <= 25:
+        top = matrix.max() if matrix.size else 0
+        for (i, j), value in np.ndenumerate(matrix):
+            text = f"{value:.2f}" if normalize else f"{int(value)}"
+            ax.text(j, i, text, ha="center", va="center", fontsize="small",
+                    color="white" if value > 0.6 * top else "black")
+    fig.tight_layout()
+    return fig
+
+
+def widgets_can_render() -> bool:
+    """Tells whether ipywidgets would be displayed: a kernel is running and static mode is off."""
+    if os.environ.get(STATIC_WIDGETS_ENV, "").strip().lower() in ("1", "true", "yes"):
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _default(abbrev):
+    """The value ipywidgets would start a widget built from ``abbrev`` at."""
+    if hasattr(abbrev, "value"):  # A widget or ipywidgets.fixed.
+        return abbrev.value
+    if isinstance(abbrev, dict):
+        return next(iter(abbrev.values()))
+    if isinstance(abbrev, (tuple, list)) and abbrev:
+        if 2 <= len(abbrev) <= 3 and all(isinstance(v, Real) and not isinstance(v, bool)
+                                         for v in abbrev):
+            low, high = abbrev[:2]
+            value = low + (high - low) / 2
+            value = value if isinstance(value, type(high - low)) else low + (high - low) // 2
+            if len(abbrev) == 3:
+                value = low + int((value - low) / abbrev[2]) * abbrev[2]
+            return value
+        first = abbrev[0]
+        return first[1] if isinstance(first, tuple) and len(first) == 2 else first
+    return abbrev
+
+
+def interactive(fn, **widgets):
+    """Runs ``fn`` under ``ipywidgets.interact``, or once with the starting values when no widgets show.
+
+    Widgets appear in Jupyter, JupyterLab and Colab (ipywidgets 7.7 and 8 alike). With no kernel, or
+    with ``FCN_STATIC_WIDGETS=1`` (set by the test command, as nbval cannot drive widgets), ``fn``
+    is called once with the values the widgets would start at: ``fn``'s own default for a
+    parameter if it has one, else the middle of a ``(min, max[, step])`` range, the first option
+    of a list, the first value of a dict, a widget's value, or the value itself.
+
+    Args:
+        fn: A function that draws (e.g. calls ``viz.show_grid``) and returns None.
+        **widgets: ipywidgets abbreviations, e.g. ``index=(0, 9)``, ``model=["fcn32s", "fcn8s"]``.
+
+    Returns:
+        None when widgets are shown; ``fn``'s return value in static mode.
+
+    Example:
+
+    >>> viz.interactive(lambda index: viz.show_grid(x[index:index + 1], y[index:index + 1]),
+    ...                 index=(0, 9))  # doctest: +SKIP
+
+    Introduced in notebooks/00_setup_and_data.ipynb.
+    """
+    if widgets_can_render():
+        import ipywidgets
+
+        ipywidgets.interact(fn, **widgets)
+        return None
+    defaults = {name: param.default for name, param in inspect.signature(fn).parameters.items()
+                if param.default is not inspect.Parameter.empty}
+    values = {name: defaults.get(name, _default(abbrev)) if not hasattr(abbrev, "value")
+              else abbrev.value for name, abbrev in widgets.items()}
+    return fn(**values)

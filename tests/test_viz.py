@@ -1,0 +1,184 @@
+"""Tests for fcnlib.viz: colours against brute-force loops, figure layouts, the widget fallback."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets  # noqa: E402
+import IPython  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from fcnlib import config, viz  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def random_masks(shape=(2, 6, 7), classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    masks = rng.integers(0, classes, size=shape).astype(np.uint8)
+    masks[..., 0, :2] = 255
+    return masks
+
+
+def test_colorize_matches_a_pixel_loop():
+    mask = random_masks((6, 7), classes=21)
+    palette = config.voc_palette()
+    expected = np.zeros((6, 7, 3), np.uint8)
+    for i in range(6):
+        for j in range(7):
+            expected[i, j] = (224, 224, 192) if mask[i, j] == 255 else palette[mask[i, j]]
+    np.testing.assert_array_equal(viz.colorize(mask), expected)
+    # Known VOC colours: background black, aeroplane dark red, person (15) pinkish.
+    assert viz.colorize(np.array([[0, 1, 15]])).tolist() == [[[0, 0, 0], [128, 0, 0], [192, 128, 128]]]
+
+
+def test_colorize_batches_channel_axis_and_custom_palettes():
+    masks = random_masks()
+    batch = viz.colorize(masks)
+    assert batch.shape == (2, 6, 7, 3) and batch.dtype == np.uint8
+    np.testing.assert_array_equal(batch[1], viz.colorize(masks[1][..., None]))
+    custom = [(10, 20, 30), (40, 50, 60), (70, 80, 90)]
+    coloured = viz.colorize(masks, custom)
+    for value, colour in [(0, (10, 20, 30)), (2, (70, 80, 90)), (255, (224, 224, 192))]:
+        assert np.all(coloured[masks == value] == colour)
+
+
+def test_colorize_rejects_probabilities_and_colourless_values():
+    with pytest.raises(ValueError, match="predict_labels"):
+        viz.colorize(np.array([[0.2, 0.7]]))
+    with pytest.raises(ValueError, match=r"\[3\]"):
+        viz.colorize(np.array([[0, 3]]), [(0, 0, 0), (1, 1, 1)])
+    with pytest.raises(ValueError, match=r"-1"):
+        viz.colorize(np.array([[0, -1]]))
+
+
+def test_overlay_blends_only_non_background_pixels():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, size=(6, 7, 3)).astype(np.uint8)
+    mask = random_masks((6, 7))
+    palette = config.voc_palette()
+    result = viz.overlay(image, mask, alpha=0.25)
+    for i in range(6):
+        for j in range(7):
+            if mask[i, j] == 0:
+                expected = image[i, j]
+            else:
+                colour = (224, 224, 192) if mask[i, j] == 255 else palette[mask[i, j]]
+                expected = np.round(0.75 * image[i, j] + 0.25 * np.array(colour))
+            np.testing.assert_array_equal(result[i, j], expected)
+    with pytest.raises(ValueError, match="alpha"):
+        viz.overlay(image, mask, alpha=2)
+    with pytest.raises(ValueError, match="shape"):
+        viz.overlay(image, mask[:3])
+
+
+def test_overlay_undoes_caffe_preprocessing():
+    image = np.random.default_rng(2).integers(0, 256, size=(4, 5, 3)).astype(np.uint8)
+    caffe = image[..., ::-1].astype(np.float32) - np.array(config.VGG_MEAN_BGR, np.float32)
+    zeros = np.zeros((4, 5), np.uint8)
+    np.testing.assert_array_equal(viz.overlay(caffe, zeros), image)
+    np.testing.assert_array_equal(viz.overlay(image / 255.0, zeros), image)
+
+
+def test_show_grid_layout_titles_and_legend():
+    images = np.zeros((3, 6, 7, 3), np.uint8)
+    masks = random_masks((3, 6, 7))
+    logits = np.random.default_rng(3).normal(size=(3, 6, 7, 3)).astype(np.float32)
+    fig = viz.show_grid(images, masks, {"fcn32s": masks, "fcn8s": logits},
+                        class_names=["background", "a", "b"], max_rows=2)
+    assert len(fig.axes) == 2 * 4
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["image", "ground truth", "fcn32s", "fcn8s"]
+    assert all(ax.get_title() == "" for ax in fig.axes[4:])
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["background", "a", "b", "void (255)"]
+    # The fcn8s panel shows the argmax of its logits, taken here independently with NumPy.
+    shown = fig.axes[7].images[0].get_array()
+    np.testing.assert_array_equal(shown, viz.colorize(np.argmax(logits[1], axis=-1)))
+
+
+def test_show_grid_without_predictions_or_legend():
+    fig = viz.show_grid(np.zeros((1, 6, 7, 3), np.uint8), random_masks((1, 6, 7)))
+    assert len(fig.axes) == 2 and not fig.legends
+    with pytest.raises(ValueError, match="fcn"):
+        viz.show_grid(np.zeros((1, 6, 7, 3), np.uint8), random_masks((1, 6, 7)),
+                      {"fcn": np.zeros((1, 5, 7), np.uint8)})
+
+
+def test_plot_history_panels_and_lines():
+    h1 = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "mean_iou": [0.2, 0.4],
+          "val_mean_iou": [0.1, 0.3]}
+    h2 = {"loss": [0.9, 0.4, 0.3], "mean_iou": [0.3, 0.5, 0.6]}
+    fig = viz.plot_history({"fcn32s": h1, "fcn8s": h2})
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "mean_iou"]
+    assert [len(ax.lines) for ax in fig.axes] == [3, 3]
+    np.testing.assert_array_equal(fig.axes[0].lines[2].get_ydata(), [0.9, 0.4, 0.3])
+    single = viz.plot_history(h1, metrics="loss")
+    assert len(single.axes) == 1 and len(single.axes[0].lines) == 2
+    with pytest.raises(ValueError, match="accuracy"):
+        viz.plot_history(h1, metrics=("accuracy",))
+
+
+def test_plot_confusion_normalizes_rows():
+    matrix = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])
+    fig = viz.plot_confusion(matrix, ["a", "b", "c"])
+    shown = np.asarray(fig.axes[0].images[0].get_array())
+    np.testing.assert_allclose(shown, [[0.8, 0.2, 0], [0.25, 0.75, 0], [0, 0, 0]])
+    assert len(fig.axes[0].texts) == 9 and fig.axes[0].get_ylabel() == "true"
+    raw = viz.plot_confusion(matrix, ["a", "b", "c"], normalize=False)
+    assert "8" in [t.get_text() for t in raw.axes[0].texts]
+    with pytest.raises(ValueError, match="class names"):
+        viz.plot_confusion(matrix, ["a", "b"])
+
+
+WIDGETS = dict(index=(0, 9), alpha=(0.0, 1.0, 0.1), model=["fcn32s", "fcn8s"],
+               size={"small": 48, "large": 96}, step=(2, 11, 3), flag=True,
+               fixed=ipywidgets.fixed("kept"))
+
+
+def test_interactive_static_call_uses_the_values_ipywidgets_starts_at(monkeypatch):
+    monkeypatch.setenv("FCN_STATIC_WIDGETS", "1")
+    calls = []
+
+    def draw(index, alpha, model, size, step, flag, fixed, width=7):
+        calls.append(dict(index=index, alpha=alpha, model=model, size=size, step=step,
+                          flag=flag, fixed=fixed, width=width))
+        return "drawn"
+
+    assert viz.interactive(draw, width=(1, 20), **WIDGETS) == "drawn"
+    assert len(calls) == 1
+    # ipywidgets itself (no front end needed to build widgets) is the reference for start values.
+    reference = ipywidgets.interactive(lambda **kw: None, width=ipywidgets.IntSlider(7, 1, 20),
+                                       **WIDGETS).kwargs
+    assert calls[0] == reference
+
+
+def test_interactive_static_mode_draws_one_figure(monkeypatch):
+    monkeypatch.setenv("FCN_STATIC_WIDGETS", "1")
+    masks = random_masks((3, 6, 7))
+    before = len(plt.get_fignums())
+    viz.interactive(lambda index: viz.show_grid(np.zeros((1, 6, 7, 3), np.uint8),
+                                                masks[index:index + 1]) and None, index=(0, 2))
+    assert len(plt.get_fignums()) == before + 1
+
+
+def test_widgets_render_only_with_a_kernel_and_without_the_switch(monkeypatch):
+    monkeypatch.delenv("FCN_STATIC_WIDGETS", raising=False)
+    assert not viz.widgets_can_render()  # No IPython shell under pytest.
+
+    class Shell:
+        kernel = object()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    assert viz.widgets_can_render()
+    shown = []
+    monkeypatch.setattr(ipywidgets, "interact", lambda fn, **kw: shown.append((fn, kw)))
+    assert viz.interactive(print, value=(0, 3)) is None
+    assert shown == [(print, {"value": (0, 3)})]
+    monkeypatch.setenv("FCN_STATIC_WIDGETS", "1")
+    assert not viz.widgets_can_render()
