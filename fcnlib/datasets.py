@@ -1,4 +1,4 @@
-"""Real segmentation data as ``tf.data`` pipelines: PASCAL VOC 2012 (+ SBD), Oxford-IIIT Pet, own folders.
+"""Real segmentation data as ``tf.data`` pipelines: PASCAL VOC 2012 (+ SBD), Oxford-IIIT Pet, folders.
 
 Every loader returns a ``tf.data.Dataset`` of ``(image, mask)`` pairs: ``image`` uint8 (H, W, 3),
 ``mask`` uint8 (H, W) holding class indices, 255 = void (ignored by losses and metrics). Sizes vary
@@ -16,7 +16,7 @@ Example:
 
 >>> from fcnlib import datasets, pipeline  # doctest: +SKIP
 >>> train = datasets.load_voc(split="train_aug", download=True)  # doctest: +SKIP
->>> batches = pipeline.make_dataset(train, batch_size=8, training=True, image_size=320)  # doctest: +SKIP
+>>> batches = pipeline.make_dataset(train, 8, training=True, image_size=320)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ import scipy.io
 import tensorflow as tf
 
 from fcnlib import config, files
-from fcnlib.download import (  # noqa: F401  (re-exported: fcnlib.datasets.download(...) etc.)
+from fcnlib.download import (  # Re-exported, so that fcnlib.datasets.download(...) works.
     Archive, DownloadError, download, download_pets, download_sbd, download_voc, extract, sha256_of,
 )
+
+__all__ = [
+    "load_voc", "load_oxford_pets", "load_folder", "read_classes", "download", "download_voc",
+    "download_sbd", "download_pets", "extract", "sha256_of", "Archive", "DownloadError",
+]
 
 IGNORE = config.IGNORE_LABEL
 VOC_SPLITS = ("train", "val", "trainval", "train_aug")
@@ -41,6 +46,10 @@ PETS_CLASSES = {"void": ("background", "pet"), "class": ("background", "pet", "b
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".gif")  # Lossless formats only.
 _HINT = "or use the embedded dataset, which needs no download: fcnlib.synthetic.splits()"
+# Where each dataset's marker folder may sit under the root a user passes.
+_VOC_LAYOUTS = ("", "VOC2012", "VOCdevkit/VOC2012")
+_SBD_LAYOUTS = ("", "dataset", "benchmark_RELEASE/dataset")
+_PETS_LAYOUTS = ("", "oxford-iiit-pet")
 
 
 def load_voc(root=None, split="train", sbd_root=None, *, download=False, validate=False):
@@ -71,9 +80,7 @@ def load_voc(root=None, split="train", sbd_root=None, *, download=False, validat
     if split not in VOC_SPLITS:
         raise ValueError(f"Unknown VOC split {split!r}; choose one of {VOC_SPLITS}.")
     root = Path(root) if root is not None else config.data_dir() / "voc"
-    if download and _find(root, ["", "VOC2012", "VOCdevkit/VOC2012"], "ImageSets/Segmentation") is None:
-        download_voc(root)
-    voc = _find(root, ["", "VOC2012", "VOCdevkit/VOC2012"], "ImageSets/Segmentation")
+    voc = _locate(root, _VOC_LAYOUTS, "ImageSets/Segmentation", download_voc if download else None)
     if voc is None:
         raise FileNotFoundError(
             f"No PASCAL VOC 2012 under {root} (expected {root / 'VOCdevkit/VOC2012/ImageSets'}). "
@@ -88,14 +95,12 @@ def load_voc(root=None, split="train", sbd_root=None, *, download=False, validat
         pairs = [voc_pair(stem) for stem in _read_list(lists / f"{split}.txt")]
     else:
         sbd_root = Path(sbd_root) if sbd_root is not None else config.data_dir() / "sbd"
-        if download and _find(sbd_root, ["", "dataset", "benchmark_RELEASE/dataset"], "cls") is None:
-            download_sbd(sbd_root)
-        sbd = _find(sbd_root, ["", "dataset", "benchmark_RELEASE/dataset"], "cls")
+        sbd = _locate(sbd_root, _SBD_LAYOUTS, "cls", download_sbd if download else None)
         if sbd is None:
             raise FileNotFoundError(
                 f"Split 'train_aug' needs the SBD, and there is none under {sbd_root} (expected "
-                f"{sbd_root / 'benchmark_RELEASE/dataset/cls'}). Call fcnlib.datasets.download_sbd() "
-                f"and pass sbd_root, or use split='train' {_HINT}."
+                f"{sbd_root / 'benchmark_RELEASE/dataset/cls'}). Call load_voc(..., download=True) "
+                f"or fcnlib.datasets.download_sbd(), use split='train', {_HINT}."
             )
         voc_train = _read_list(lists / "train.txt")
         sbd_ids = _read_list(sbd / "train.txt") + _read_list(sbd / "val.txt")
@@ -122,7 +127,7 @@ def load_oxford_pets(root=None, split="trainval", border="void", *, download=Fal
     Args:
         root: The folder holding ``images/`` and ``annotations/``; by default
             ``<data_dir>/oxford_pets``.
-        split: ``"trainval"`` (3,680 images) or ``"test"`` (3,669), from ``annotations/<split>.txt``.
+        split: ``"trainval"`` (3,680 images) or ``"test"`` (3,669): ``annotations/<split>.txt``.
         border: ``"void"`` or ``"class"``.
         download: Download what is missing (:func:`download_pets`).
         validate: Read every pair now and raise a ``ValueError`` for the first bad one.
@@ -141,9 +146,7 @@ def load_oxford_pets(root=None, split="trainval", border="void", *, download=Fal
     if border not in PETS_CLASSES:
         raise ValueError(f"border must be 'void' or 'class', got {border!r}.")
     root = Path(root) if root is not None else config.data_dir() / "oxford_pets"
-    if download and _find(root, ["", "oxford-iiit-pet"], "annotations/trimaps") is None:
-        download_pets(root)
-    pets = _find(root, ["", "oxford-iiit-pet"], "annotations/trimaps")
+    pets = _locate(root, _PETS_LAYOUTS, "annotations/trimaps", download_pets if download else None)
     if pets is None:
         raise FileNotFoundError(
             f"No Oxford-IIIT Pet data under {root} (expected {root / 'annotations/trimaps'} and "
@@ -151,7 +154,8 @@ def load_oxford_pets(root=None, split="trainval", border="void", *, download=Fal
             f"fcnlib.datasets.download_pets(), {_HINT}."
         )
     stems = _read_list(pets / "annotations" / f"{split}.txt")
-    pairs = [(pets / "images" / f"{s}.jpg", pets / "annotations" / "trimaps" / f"{s}.png") for s in stems]
+    trimaps = pets / "annotations" / "trimaps"
+    pairs = [(pets / "images" / f"{stem}.jpg", trimaps / f"{stem}.png") for stem in stems]
     lookup = np.full(256, -1, dtype=np.int16)
     lookup[[TRIMAP_PET, TRIMAP_BACKGROUND]] = [1, 0]
     lookup[TRIMAP_BORDER] = IGNORE if border == "void" else 2
@@ -159,9 +163,10 @@ def load_oxford_pets(root=None, split="trainval", border="void", *, download=Fal
     def trimap_to_mask(trimap, path):
         mask = lookup[trimap]
         if (mask < 0).any():
+            unknown = sorted(set(np.unique(trimap).tolist()) - {1, 2, 3})
             raise ValueError(
-                f"Trimap {path} holds values {sorted(set(np.unique(trimap).tolist()) - {1, 2, 3})}; Oxford-IIIT "
-                "Pet trimaps use only 1 (pet), 2 (background) and 3 (border)."
+                f"Trimap {path} holds values {unknown}; Oxford-IIIT Pet trimaps use only 1 (pet), "
+                "2 (background) and 3 (border)."
             )
         return mask.astype(np.uint8)
 
@@ -201,7 +206,7 @@ def load_folder(directory, split=None, classes=None, *, validate=False):
 
     Example:
 
-    >>> data = load_folder("my_signs", split="train", classes=["background", "sign"])  # doctest: +SKIP
+    >>> data = load_folder("my_signs", "train", ["background", "sign"])  # doctest: +SKIP
 
     Introduced in notebooks/06_real_data.ipynb.
     """
@@ -235,12 +240,15 @@ def load_folder(directory, split=None, classes=None, *, validate=False):
     return _pairs_dataset(pairs, num_classes, validate, f"folder {root}")
 
 
-def _find(root, candidates, marker):
-    """Returns the first ``root/candidate`` holding ``marker``, or None."""
-    for candidate in candidates:
-        if (root / candidate / marker).is_dir():
-            return root / candidate
-    return None
+def _locate(root, layouts, marker, fetch=None):
+    """Returns the first ``root/layout`` holding ``marker``; if none, runs ``fetch(root)`` once."""
+    for attempt in range(2):
+        for layout in layouts:
+            if (root / layout / marker).is_dir():
+                return root / layout
+        if attempt or not fetch:
+            return None
+        fetch(root)
 
 
 def _read_list(path):
@@ -272,13 +280,13 @@ def _index(folder, suffixes):
         if suffix not in suffixes:
             continue
         if path.stem in found:
-            raise ValueError(f"Two files share the stem {path.stem!r}: {found[path.stem]} and {path}.")
+            raise ValueError(f"Two files share the stem {path.stem!r}: {found[path.stem]}, {path}.")
         found[path.stem] = path
     return found
 
 
 def _read_label(path):
-    """Reads a mask: a PNG of class indices, or an SBD ``.mat`` file (struct GTcls, field Segmentation)."""
+    """Reads a mask: a PNG of class indices or an SBD ``.mat`` (struct GTcls, field Segmentation)."""
     if path.suffix != ".mat":
         return files.read_mask(path)
     try:
@@ -287,11 +295,11 @@ def _read_label(path):
         )
     except (KeyError, AttributeError, ValueError, TypeError, OSError) as error:
         raise ValueError(
-            f"Cannot read SBD mask {path} ({error!r}); expected a MATLAB file holding a struct GTcls "
-            "with a field Segmentation, as in benchmark_RELEASE/dataset/cls/."
+            f"Cannot read SBD mask {path} ({error!r}); expected a MATLAB file holding a struct "
+            "GTcls with a field Segmentation, as in benchmark_RELEASE/dataset/cls/."
         ) from error
     if segmentation.ndim != 2 or segmentation.min() < 0 or segmentation.max() > 255:
-        raise ValueError(f"SBD mask {path}: GTcls.Segmentation must be a 2-D array of values 0..255.")
+        raise ValueError(f"SBD mask {path}: GTcls.Segmentation must be 2-D, with values 0..255.")
     return segmentation.astype(np.uint8)
 
 
@@ -301,7 +309,7 @@ def _pairs_dataset(pairs, num_classes, validate, what, transform=None):
     if missing:
         raise FileNotFoundError(
             f"{what}: {len(missing)} listed file(s) are missing, e.g. {missing[:3]}; every image "
-            "needs its mask with the same stem. Copy the missing files or remove them from the list."
+            "needs its mask, of the same stem. Copy the missing files or take them off the list."
         )
 
     def read_pair(index):

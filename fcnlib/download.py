@@ -1,13 +1,14 @@
 """Downloading and unpacking datasets: mirrors, SHA-256 checks, resume, safe extraction.
 
-Dataset servers go down and move (VOC and SBD both have), and a 2 GB download breaks halfway more often
-than not. So :func:`download` tries each known URL in turn, retries with back-off, resumes a broken
-transfer with an HTTP ``Range`` request where the server allows it, and verifies the SHA-256 before
-the file gets its final name. Until then the bytes live in ``<name>.part`` — a fixed name rather than
-:func:`fcnlib.files.atomic_path`'s random one, so that the next call can resume it — and a file under
+Dataset servers go down and move (VOC and SBD both have), and a 2 GB transfer can break halfway.
+So :func:`download` tries each known URL in turn, retries with back-off, resumes a broken transfer
+with an HTTP ``Range`` request where the server allows it, and verifies the SHA-256 before the file
+gets its final name. Until then the bytes live in ``<name>.part`` (a fixed name rather than
+:func:`fcnlib.files.atomic_path`'s random one, so that the next call can resume it); a file under
 the final name is always complete and verified. :func:`extract` unpacks tar and zip archives into a
 hidden staging folder and moves the result into place only when the whole archive has been read; it
-refuses members that would land outside the target (absolute paths, ``..``, links pointing outside).
+refuses members that would land outside the target: absolute paths, ``..``, links that point
+anywhere but downwards.
 
 When nothing can be downloaded the error names each URL tried, the place to copy the file by hand,
 and the fallback that always works: the embedded dataset, :mod:`fcnlib.synthetic`.
@@ -77,12 +78,10 @@ PETS_ANNOTATIONS = Archive(
     ),
     sha256="52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91",
 )
+_SBD_PATH = "eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/benchmark.tgz"
 SBD_BENCHMARK = Archive(
     "benchmark.tgz",
-    (
-        "https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/benchmark.tgz",
-        "http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/benchmark.tgz",
-    ),
+    (f"https://www2.{_SBD_PATH}", f"http://www.{_SBD_PATH}"),
     sha256="6a5a2918d5c73ce032fdeba876574d150d9d04113ab87540a1304cbcc715be53",
 )
 
@@ -129,13 +128,13 @@ def download(url, path, sha256=None, *, retries=RETRIES, progress=True) -> Path:
 
     Introduced in notebooks/06_real_data.ipynb.
     """
-    urls = [url] if isinstance(url, (str, os.PathLike)) else list(url)
+    urls = [url] if isinstance(url, str) else list(url)
     path = Path(path)
     if path.exists():
         if sha256 is not None and sha256_of(path) != sha256.lower():
             raise ValueError(
-                f"{path} exists but its SHA-256 is not the expected {sha256}: it is incomplete or a "
-                "different file. Delete it to download it again."
+                f"{path} exists but its SHA-256 is not the expected {sha256}: it is incomplete "
+                "or a different file. Delete it to download it again."
             )
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,8 +265,9 @@ def extract(archive, directory) -> Path:
         ``directory``.
 
     Raises:
-        ValueError: The archive is corrupt, truncated or not an archive, or a member would land
-            outside ``directory`` (absolute path, ``..``, a link pointing outside, a device file).
+        ValueError: The archive is corrupt, truncated or not an archive, or holds a member that
+            could land outside ``directory``: an absolute path or ``..`` in a name or in a link's
+            target (links may only point downwards), a device file or pipe.
         FileExistsError: A file of the archive already exists in ``directory``.
 
     Example:
@@ -278,7 +278,9 @@ def extract(archive, directory) -> Path:
     if not archive.is_file():
         raise FileNotFoundError(f"No such archive: {archive}")
     directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{archive.name}.", suffix=".extracting", dir=directory))
+    for stale in directory.glob(f".{archive.name}.*.tmp"):  # Left by an interrupted extraction.
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{archive.name}.", suffix=".tmp", dir=directory))
     try:
         try:
             if zipfile.is_zipfile(archive):
@@ -297,7 +299,7 @@ def extract(archive, directory) -> Path:
                 f"Cannot extract {archive}: it is corrupt, truncated or not a tar/zip archive "
                 f"({error}). Delete it and download it again."
             ) from error
-        clashes = [str(dst) for src in staging.iterdir() for dst in _clashes(src, directory / src.name)]
+        clashes = [str(p) for src in staging.iterdir() for p in _clashes(src, directory / src.name)]
         if clashes:
             raise FileExistsError(
                 f"Extracting {archive} would overwrite {clashes[:3]}; move them away and run again."
@@ -309,31 +311,24 @@ def extract(archive, directory) -> Path:
     return directory
 
 
-def _safe_parts(name, archive):
+def _safe_parts(name, archive, what="member"):
     """Splits a member name into parts, refusing absolute paths and any '..'."""
     normal = name.replace("\\", "/")
     parts = [part for part in normal.split("/") if part not in ("", ".")]
     if normal.startswith("/") or (len(normal) > 1 and normal[1] == ":") or ".." in parts:
         raise ValueError(
-            f"Refusing to extract {archive}: member {name!r} would be written outside the target "
-            "directory (absolute path or '..'). The archive is damaged or malicious."
+            f"Refusing to extract {archive}: {what} {name!r} leads outside the target directory "
+            "(absolute path or '..'). The archive is damaged or malicious."
         )
     return parts
 
 
 def _checked(member, archive):
     """Passes a tar member through if it stays inside the target; raises otherwise."""
-    parts = _safe_parts(member.name, archive)
-    if member.issym():
-        target = member.linkname.replace("\\", "/")
-        inside = os.path.normpath(os.path.join("root", *parts[:-1], target))
-        if target.startswith("/") or not (inside + "/").startswith("root/"):
-            raise ValueError(
-                f"Refusing to extract {archive}: symlink {member.name!r} points outside the target "
-                f"directory ({member.linkname!r})."
-            )
-    elif member.islnk():
-        _safe_parts(member.linkname, archive)
+    _safe_parts(member.name, archive)
+    if member.issym() or member.islnk():
+        # Links may only point downwards: then no chain of links can leave the target either.
+        _safe_parts(member.linkname, archive, what=f"the link {member.name!r} points to")
     elif not (member.isfile() or member.isdir()):
         raise ValueError(f"Refusing to extract {archive}: {member.name!r} is a device or pipe.")
     return member
@@ -380,7 +375,7 @@ def download_voc(directory=None) -> Path:
 
 
 def download_sbd(directory=None) -> Path:
-    """Downloads and unpacks the SBD (``benchmark.tgz``, about 1.4 GB); returns its ``dataset`` folder.
+    """Downloads and unpacks the SBD (``benchmark.tgz``, about 1.4 GB); returns ``dataset/``.
 
     Args:
         directory: Where to put it; ``<data_dir>/sbd`` by default.

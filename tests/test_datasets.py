@@ -241,7 +241,9 @@ def test_pets_download_from_local_archives(tmp_path, monkeypatch):
         archives[folder] = dl.Archive(name, (url,), dl.sha256_of(tmp_path / name))
     monkeypatch.setattr(dl, "PETS_IMAGES", archives["images"])
     monkeypatch.setattr(dl, "PETS_ANNOTATIONS", archives["annotations"])
+    outside = [p for p in _tree(tmp_path) if not p.startswith("fcn_data")]
     dataset = datasets.load_oxford_pets(split="test", border="class", download=True)
+    assert [p for p in _tree(tmp_path) if not p.startswith("fcn_data")] == outside
     (_, mask), = _collect(dataset)
     np.testing.assert_array_equal(mask, np.array([99, 1, 0, 2], np.uint8)[trimaps["Bombay_3"]])
     target = config.data_dir() / "oxford_pets"
@@ -277,6 +279,17 @@ def test_folder_pairs_by_stem_with_splits(tmp_path):
     np.testing.assert_array_equal(pairs[0][1], expected["c"][1])
     np.testing.assert_array_equal(pairs[1][1], expected["a"][1])
     assert datasets.read_classes(tmp_path) == ("background", "stop", "give_way")
+
+
+def test_folder_written_by_synthetic_reads_back(tmp_path):
+    synthetic = pytest.importorskip("fcnlib.synthetic")
+    images, masks = synthetic.generate(3, image_size=(H, W), task="multiclass", seed=3)
+    synthetic.write_folder(tmp_path, images, masks, config.MULTICLASS_CLASSES, split="val")
+    pairs = _collect(datasets.load_folder(tmp_path, split="val", validate=True))
+    assert len(pairs) == 3
+    for (image, mask), expected_image, expected_mask in zip(pairs, images, masks):
+        np.testing.assert_array_equal(image, expected_image)
+        np.testing.assert_array_equal(mask, expected_mask)
 
 
 def test_folder_errors(tmp_path):

@@ -123,6 +123,13 @@ def test_complete_partial_file_gets_416_and_is_kept(server, tmp_path):
     assert (tmp_path / "file.bin").read_bytes() == PAYLOAD and len(server.log) == 1
 
 
+def test_partial_file_longer_than_the_file_starts_again(server, tmp_path):
+    (tmp_path / "file.bin.part").write_bytes(PAYLOAD + b"junk")
+    dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD
+    assert [r for _, r in server.log] == [f"bytes={len(PAYLOAD) + 4}-", None]
+
+
 def test_mirrors_are_tried_in_turn_and_503_retried(server, tmp_path):
     urls = [f"{server.url}/gone/file.bin", f"{server.url}/wrong/file.bin", f"{server.url}/flaky/f"]
     dl.download(urls, tmp_path / "file.bin", DIGEST, progress=True)
@@ -177,7 +184,8 @@ def _tar(path, members, mode="w:gz"):
         for name, content in members:
             info = tarfile.TarInfo(name)
             if isinstance(content, tuple):
-                info.type = tarfile.SYMTYPE if content[0] == "symlink" else tarfile.LNKTYPE
+                kinds = {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE}
+                info.type = kinds[content[0]]
                 info.linkname = content[1]
                 tar.addfile(info)
             else:
@@ -200,6 +208,14 @@ def test_extract_tar(tmp_path, mode):
     assert _snapshot(tmp_path / "out") == ["top", "top/link", "top/sub", "top/sub/y.txt", "top/x.txt"]
 
 
+def test_interrupted_extraction_leftovers_are_cleared(tmp_path):
+    archive = _tar(tmp_path / "a.tar.gz", [("top/x.txt", b"x")])
+    stale = tmp_path / "out" / ".a.tar.gz.abc123.tmp"
+    (stale / "top").mkdir(parents=True)
+    dl.extract(archive, tmp_path / "out")
+    assert _snapshot(tmp_path / "out") == ["top", "top/x.txt"]
+
+
 def test_extract_zip_and_merge_into_existing_folder(tmp_path):
     (tmp_path / "out" / "top").mkdir(parents=True)
     (tmp_path / "out" / "top" / "mine.txt").write_text("keep")
@@ -218,10 +234,14 @@ def test_extract_zip_and_merge_into_existing_folder(tmp_path):
     [("ok.txt", b"1"), ("link", ("symlink", "../../evil"))],
     [("link", ("symlink", "/etc/passwd"))],
     [("hard", ("hardlink", "../outside.txt"))],
+    [("ok.txt", b"1"), ("pipe", ("fifo", ""))],
     [("s2", ("symlink", ".")), ("s1", ("symlink", "s2/..")), ("s1/evil.txt", b"2")],
 ], ids=["dotdot", "nested-dotdot", "absolute", "symlink-out", "symlink-abs", "hardlink-out",
-        "symlink-chain"])
-def test_extract_refuses_escapes_and_writes_nothing(tmp_path, members):
+        "fifo", "symlink-chain"])
+@pytest.mark.parametrize("python_filter", [True, False], ids=["with-data-filter", "own-checks-only"])
+def test_extract_refuses_escapes_and_writes_nothing(tmp_path, monkeypatch, members, python_filter):
+    if not python_filter:
+        monkeypatch.setattr(dl, "_FILTER", {})  # As on Python < 3.11.4.
     target = tmp_path / "data" / "target"
     target.mkdir(parents=True)
     (target / "existing.txt").write_text("keep")
