@@ -1,0 +1,275 @@
+"""The VGG16 backbone: the convolutional trunk, the classifier, and loading weights into both.
+
+Layer names are those of ``keras.applications.VGG16`` (``block1_conv1`` ... ``block5_pool``,
+``flatten``, ``fc1``, ``fc2``, ``predictions``), so weights move between models by name. A ``width``
+multiplier scales every layer's channels: ``width=1`` is the real VGG16, ``width=0.25`` the quick
+profile's small network, whose weights (trained on the synthetic scenes by ``python -m
+fcnlib.pretrain``) ship in ``data/``. :mod:`fcnlib.models` re-exports everything here.
+
+Example:
+
+>>> from fcnlib import backbone
+>>> classifier = backbone.vgg16_classifier((96, 96, 3), num_classes=5, width=0.25)
+>>> classifier.get_layer("fc1").units
+1024
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import keras
+
+from fcnlib import config
+
+# Filters of the convolutions in each of VGG16's five blocks.
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+FC_UNITS = 4096
+# Fully connected layers of the classifier and the convolutions that replace them in an FCN.
+FC_TO_CONV = {"fc1": "fc6", "fc2": "fc7"}
+REBUILD_COMMAND = "python -m fcnlib.pretrain"
+
+
+def _scaled(channels: int, width: float) -> int:
+    return max(1, int(channels * width))
+
+
+def _check_width(width):
+    if not width > 0:
+        raise ValueError(f"width must be positive (1.0 = the real VGG16); got {width!r}.")
+
+
+def vgg16_trunk(inputs, width: float = 1.0) -> dict:
+    """Applies VGG16's 13 convolutions and 5 poolings to ``inputs``.
+
+    Args:
+        inputs: A Keras tensor of shape ``(batch, H, W, 3)``, caffe-preprocessed.
+        width: Multiplier on every block's channel count (1.0 = VGG16).
+
+    Returns:
+        A dict of the tensors an FCN taps: ``"block3_pool"`` (1/8 of the input size),
+        ``"block4_pool"`` (1/16) and ``"block5_pool"`` (1/32).
+
+    Example:
+
+    >>> taps = vgg16_trunk(keras.Input((None, None, 3)), width=0.25)
+
+    Introduced in notebooks/02_fully_convolutional.ipynb.
+    """
+    _check_width(width)
+    x, taps = inputs, {}
+    for block, filters in enumerate(VGG16_BLOCKS, start=1):
+        for index, channels in enumerate(filters, start=1):
+            x = keras.layers.Conv2D(
+                _scaled(channels, width), 3, padding="same", activation="relu",
+                name=f"block{block}_conv{index}",
+            )(x)
+        x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+        taps[f"block{block}_pool"] = x
+    return {name: taps[name] for name in ("block3_pool", "block4_pool", "block5_pool")}
+
+
+def vgg16_classifier(input_shape=(96, 96, 3), num_classes=5, width=0.25, weights=None, name="vgg16"):
+    """Builds the VGG16 image classifier, optionally narrower, with logits as output.
+
+    With ``width=1``, a 224x224 input and 1000 classes it has the layers and the 138,357,544
+    parameters of ``keras.applications.VGG16`` (whose last layer applies a softmax; this one
+    outputs logits).
+
+    Args:
+        input_shape: ``(H, W, 3)`` with H, W at least 32 (``flatten`` needs a fixed size).
+        num_classes: Units of the ``predictions`` layer.
+        width: Channel multiplier; ``fc1`` and ``fc2`` get ``int(4096 * width)`` units.
+        weights: None, ``"imagenet"``, ``"synthetic"`` or a path; see :func:`load_backbone_weights`.
+        name: The model name.
+
+    Returns:
+        A ``keras.Model`` mapping images to ``(batch, num_classes)`` logits.
+
+    Example:
+
+    >>> model = vgg16_classifier((96, 96, 3), num_classes=5, width=0.25)
+
+    Introduced in notebooks/02_fully_convolutional.ipynb.
+    """
+    height, width_px = tuple(input_shape)[:2]
+    if height is None or width_px is None or min(height, width_px) < 32:
+        raise ValueError(
+            f"vgg16_classifier needs a fixed input of at least 32x32 pixels; got {input_shape}."
+        )
+    inputs = keras.Input(input_shape, name="image")
+    x = vgg16_trunk(inputs, width)["block5_pool"]
+    x = keras.layers.Flatten(name="flatten")(x)
+    units = int(FC_UNITS * width)
+    x = keras.layers.Dense(units, activation="relu", name="fc1")(x)
+    x = keras.layers.Dense(units, activation="relu", name="fc2")(x)
+    outputs = keras.layers.Dense(num_classes, name="predictions")(x)
+    model = keras.Model(inputs, outputs, name=name)
+    load_backbone_weights(model, weights)
+    return model
+
+
+def quick_classifier() -> keras.Model:
+    """Builds the quick profile's classifier, the network whose weights ship in ``data/``."""
+    size = config.QUICK.image_size
+    return vgg16_classifier(
+        (size, size, 3), num_classes=len(config.MULTICLASS_CLASSES) - 1, width=config.QUICK.width
+    )
+
+
+def file_sha256(path) -> str:
+    """Returns the SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verified_quick_backbone() -> Path:
+    path, sha_path = Path(config.QUICK_BACKBONE_FILE), Path(config.QUICK_BACKBONE_SHA256_FILE)
+    for needed in (path, sha_path):
+        if not needed.is_file():
+            raise FileNotFoundError(
+                f"The quick backbone file {needed} is missing; rebuild it with `{REBUILD_COMMAND}`."
+            )
+    expected = sha_path.read_text().split()[0] if sha_path.read_text().split() else ""
+    actual = file_sha256(path)
+    if actual != expected:
+        raise ValueError(
+            f"{path} has SHA-256 {actual}, but {sha_path} expects {expected or 'nothing'}; the file "
+            f"is damaged or stale. Restore it from git or rebuild it with `{REBUILD_COMMAND}`."
+        )
+    return path
+
+
+def _source_model(weights) -> keras.Model:
+    """Returns a model holding the backbone weights that ``weights`` names."""
+    if isinstance(weights, keras.Model):
+        return weights
+    if weights == "imagenet":
+        try:
+            return keras.applications.VGG16(weights="imagenet")
+        except Exception as error:  # A failed download shows up as many different exceptions.
+            raise ConnectionError(
+                "Could not get the ImageNet VGG16 weights; the first use downloads them (528 MB) "
+                f"into ~/.keras/models, which needs internet. Use weights='synthetic' offline. "
+                f"Cause: {error}"
+            ) from error
+    if weights == "synthetic":
+        path = _verified_quick_backbone()
+    elif isinstance(weights, Path) or str(weights).endswith((".keras", ".h5")):
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"No backbone weights file {path}; pass None, 'imagenet', 'synthetic' or an "
+                "existing .keras model or .weights.h5 file."
+            )
+        if path.suffix == ".keras":
+            return keras.saving.load_model(path, compile=False)
+    else:
+        raise ValueError(
+            f"Unknown weights {weights!r}; pass None, 'imagenet', 'synthetic', a model, or the path "
+            "of a .keras or .weights.h5 file."
+        )
+    model = quick_classifier()
+    try:
+        model.load_weights(path)
+    except Exception as error:
+        raise ValueError(
+            f"Cannot load {path} into the quick classifier (width {config.QUICK.width}, input "
+            f"{config.QUICK.image_size}); a .weights.h5 file must come from `{REBUILD_COMMAND}`. "
+            f"Cause: {error}"
+        ) from error
+    return model
+
+
+def load_backbone_weights(model: keras.Model, weights) -> list[str]:
+    """Copies VGG16 backbone weights into ``model`` by layer name.
+
+    Every ``block*`` convolution is copied, and ``fc1`` / ``fc2``: unchanged into layers of those
+    names, reshaped into ``fc6`` / ``fc7`` convolutions in an FCN (a dense layer on a flattened
+    ``k x k x C`` map is a ``k x k`` convolution). The source's ``predictions`` layer is not copied.
+
+    Args:
+        model: The model to fill (a classifier, the dense baseline or an FCN).
+        weights: None (do nothing), ``"imagenet"`` (keras.applications, downloaded once),
+            ``"synthetic"`` (``config.QUICK_BACKBONE_FILE``, checked against its SHA-256), a path to
+            a ``.keras`` model or to a ``.weights.h5`` file written by ``python -m fcnlib.pretrain``,
+            or a ``keras.Model`` with VGG16 layer names.
+
+    Returns:
+        The names of the layers of ``model`` that received weights.
+
+    Raises:
+        FileNotFoundError: If a weights file is missing.
+        ValueError: If the checksum does not match, or a layer is missing or has other shapes in
+            the source (e.g. another ``width``, or ``fc6_kernel`` not equal to the source's
+            ``block5_pool`` size).
+        ConnectionError: If the ImageNet weights cannot be downloaded.
+
+    Example:
+
+    >>> fcn = fcn32s(6, width=0.25, fc6_kernel=3)  # doctest: +SKIP
+    >>> load_backbone_weights(fcn, "synthetic")  # doctest: +SKIP
+
+    Introduced in notebooks/03_transfer_learning.ipynb.
+    """
+    if weights is None:
+        return []
+    source = _source_model(weights)
+    source_names = {layer.name for layer in source.layers}
+    targets = {conv: fc for fc, conv in FC_TO_CONV.items()}
+    copied = []
+    for layer in model.layers:
+        source_name = targets.get(layer.name, layer.name)
+        if not layer.weights or not (source_name.startswith("block") or source_name in FC_TO_CONV):
+            continue
+        if source_name not in source_names:
+            raise ValueError(f"The backbone weights have no layer {source_name!r} for {layer.name!r}.")
+        values = source.get_layer(source_name).get_weights()
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if [v.size for v in values] != [math.prod(s) for s in shapes]:
+            raise ValueError(
+                f"Layer {layer.name!r} has weight shapes {shapes} but the source layer "
+                f"{source_name!r} has {[v.shape for v in values]}; check width and fc6_kernel (it "
+                "must equal the source's block5_pool size, e.g. 3 for the quick backbone)."
+            )
+        layer.set_weights([v.reshape(s) for v, s in zip(values, shapes)])
+        copied.append(layer.name)
+    if not copied:
+        raise ValueError(f"Model {model.name!r} has no VGG16 backbone layers to load weights into.")
+    return copied
+
+
+def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copies the weights of every layer that ``source`` and ``target`` share by name and shape.
+
+    FCN variants share layer names, so staged training (FCN-32s, then FCN-16s, then FCN-8s) moves
+    the trained weights forward with one call; the new skip layers keep their zero start.
+
+    Args:
+        source: The trained model.
+        target: The model to fill.
+
+    Returns:
+        The names of the layers copied (layers with no weights are not listed).
+
+    Example:
+
+    >>> copied = transfer_weights(trained_fcn32s, fresh_fcn16s)  # doctest: +SKIP
+
+    Introduced in notebooks/05_skip_connections.ipynb.
+    """
+    source_layers = {layer.name: layer for layer in source.layers}
+    copied = []
+    for layer in target.layers:
+        other = source_layers.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        if [tuple(w.shape) for w in layer.weights] == [tuple(w.shape) for w in other.weights]:
+            layer.set_weights(other.get_weights())
+            copied.append(layer.name)
+    return copied
