@@ -14,7 +14,7 @@ prediction has no IU: those entries are NaN and the means skip them (``nanmean``
 ``keras.metrics.MeanIoU`` does too. The NumPy functions are written by hand because they teach the
 definitions; training uses Keras' own ``MeanIoU`` and losses with ``ignore_class``.
 
-Introduced in notebooks/03_metrics_and_losses.ipynb.
+Introduced in notebooks/01_dense_baseline.ipynb (why pixel accuracy misleads).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def predict_labels(outputs) -> np.ndarray:
 
     >>> predict_labels(np.array([[[[0.1, 2.0]], [[3.0, -1.0]]]])).tolist()
     [[[1], [0]]]
+
+    Introduced in notebooks/01_dense_baseline.ipynb.
     """
     outputs = np.asarray(outputs)
     if outputs.shape[-1] == 1:
@@ -75,6 +77,8 @@ def confusion_matrix(y_true, y_pred, num_classes, ignore_label=IGNORE_LABEL) -> 
 
     >>> confusion_matrix([0, 1, 1, 255], [0, 1, 0, 1], num_classes=2).tolist()
     [[1, 0], [1, 1]]
+
+    Introduced in notebooks/01_dense_baseline.ipynb.
     """
     n = _num_labels(num_classes)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -128,6 +132,8 @@ def segmentation_scores(matrix) -> dict:
     >>> scores = segmentation_scores(np.array([[3, 1], [0, 4]]))
     >>> round(scores["mean_iou"], 4)  # (3/4 + 4/5) / 2
     0.775
+
+    Introduced in notebooks/01_dense_baseline.ipynb.
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -168,6 +174,8 @@ def boundary_iou(y_true, y_pred, num_classes, width=2, ignore_label=IGNORE_LABEL
     >>> truth = np.zeros((8, 8), np.uint8); truth[:, 4:] = 1
     >>> boundary_iou(truth, truth, num_classes=2, width=1)
     1.0
+
+    Introduced in notebooks/05_skip_connections.ipynb.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.ndim not in (2, 3) or y_true.shape != y_pred.shape:
@@ -202,6 +210,8 @@ def evaluate(model, data, num_classes, ignore_label=IGNORE_LABEL, batch_size=16)
 
     >>> scores = evaluate(model, (x_test, y_test), num_classes=2)  # doctest: +SKIP
     >>> scores["mean_iou"]  # doctest: +SKIP
+
+    Introduced in notebooks/01_dense_baseline.ipynb.
     """
     from fcnlib import pipeline  # Imported here: pipeline is only needed for raw images.
 
@@ -246,6 +256,8 @@ class StreamingMeanIoU(keras.metrics.MeanIoU):
     Example:
 
     >>> model.compile("adam", segmentation_loss(3), metrics=[StreamingMeanIoU(3)])  # doctest: +SKIP
+
+    Introduced in notebooks/01_dense_baseline.ipynb.
     """
 
     def __init__(self, num_classes, ignore_class=IGNORE_LABEL, name="mean_iou", dtype=None):
@@ -309,7 +321,7 @@ class SoftDiceLoss(keras.losses.Loss):
 
     Dice_c = (2 Σ p_c g_c + smooth) / (Σ p_c + Σ g_c + smooth), with ``p`` the softmax (or sigmoid)
     probabilities and ``g`` the one-hot truth, both zeroed at void pixels. Written by hand: Keras'
-    ``Dice`` loss has no ignore label.
+    ``Dice`` loss has no ignore label. Introduced in notebooks/06_why_wont_it_learn.ipynb.
     """
 
     def __init__(self, num_classes, ignore_label=IGNORE_LABEL, from_logits=True, smooth=1.0,
@@ -359,6 +371,8 @@ def segmentation_loss(num_classes, ignore_label=IGNORE_LABEL) -> keras.losses.Lo
     >>> loss = segmentation_loss(3)
     >>> round(float(loss(np.array([[0, 255]]), np.zeros((1, 2, 3)))), 4)  # log(3)
     1.0986
+
+    Introduced in notebooks/01_dense_baseline.ipynb.
     """
     if int(num_classes) == 1:
         return MaskedBinaryCrossentropy(ignore_label=ignore_label)
@@ -379,5 +393,7 @@ def soft_dice_loss(num_classes, ignore_label=IGNORE_LABEL, from_logits=True) -> 
     Example:
 
     >>> model.compile("adam", loss=soft_dice_loss(6))  # doctest: +SKIP
+
+    Introduced in notebooks/06_why_wont_it_learn.ipynb.
     """
     return SoftDiceLoss(num_classes, ignore_label=ignore_label, from_logits=from_logits)

@@ -266,6 +266,9 @@ def test_binary_loss_for_one_sigmoid_channel():
     changed = p.copy()
     changed[~valid] = 0.999
     assert float(loss(y, changed)) == pytest.approx(expected, rel=1e-5)
+    clone = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert isinstance(clone, metrics.MaskedBinaryCrossentropy)
+    assert float(clone(y, p)) == pytest.approx(expected, rel=1e-5)
 
 
 def numpy_soft_dice(y, logits, num_classes, smooth=1.0):

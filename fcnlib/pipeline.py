@@ -1,0 +1,250 @@
+"""The tf.data input pipeline: checked arrays in, augmented and preprocessed batches out.
+
+Two rules run through this module. Masks hold class indices, so they are only ever resized with
+nearest-neighbour interpolation: bilinear resizing would blend labels 0 and 2 into a fake class 1.
+And an image and its mask always go through the same random crop, flip and scale, drawn from
+stateless random ops, so a seed reproduces a run exactly.
+
+Introduced in notebooks/00_setup_and_data.ipynb; augmentation in notebooks/06_real_data.ipynb.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from fcnlib import config
+
+AUTOTUNE = tf.data.AUTOTUNE
+# The VGG mean in RGB order: padding images with it gives zeros after preprocessing.
+_MEAN_RGB = tuple(reversed(config.VGG_MEAN_BGR))
+
+
+def preprocess_vgg16(images):
+    """Caffe-style VGG16 preprocessing: RGB -> BGR, then the ImageNet mean subtracted.
+
+    Equal to ``keras.applications.vgg16.preprocess_input``; written out so the two steps are visible.
+
+    Args:
+        images: RGB images (..., 3) with values 0..255, NumPy or tensor.
+
+    Returns:
+        ``float32`` of the same shape and kind (NumPy in, NumPy out).
+
+    Example:
+
+    >>> preprocess_vgg16(np.array([[255, 0, 0]], np.uint8)).astype(int).tolist()  # red -> BGR
+    [[-103, -116, 131]]
+
+    Introduced in notebooks/00_setup_and_data.ipynb.
+    """
+    if images.shape[-1] != 3:
+        raise ValueError(f"preprocess_vgg16 expects RGB images (..., 3), got shape {images.shape}.")
+    mean = np.array(config.VGG_MEAN_BGR, np.float32)
+    if isinstance(images, (tf.Tensor, tf.Variable)):
+        return tf.cast(images, tf.float32)[..., ::-1] - mean
+    return np.asarray(images, np.float32)[..., ::-1] - mean
+
+
+def deprocess_vgg16(images) -> np.ndarray:
+    """Undoes :func:`preprocess_vgg16` for display: BGR float back to RGB ``uint8``."""
+    images = np.asarray(images, np.float32) + np.array(config.VGG_MEAN_BGR, np.float32)
+    return np.clip(np.round(images[..., ::-1]), 0, 255).astype(np.uint8)
+
+
+def _check_arrays(images, masks):
+    images, masks = np.asarray(images), np.asarray(masks)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must have shape (N, H, W, 3), got {images.shape}.")
+    if masks.ndim == 4 and masks.shape[-1] == 1:
+        masks = masks[..., 0]
+    if masks.ndim != 3:
+        raise ValueError(f"masks must have shape (N, H, W) (or (N, H, W, 1)), got {masks.shape}.")
+    if images.shape[:3] != masks.shape:
+        raise ValueError(f"images {images.shape} and masks {masks.shape} differ in number or size "
+                         "(N, H, W); every image needs a mask of the same height and width.")
+    if images.dtype != np.uint8:
+        low, high = (float(images.min()), float(images.max())) if images.size else (0.0, 0.0)
+        if low < 0 or high > 255:
+            raise ValueError(f"images ({images.dtype}) hold values {low:g}..{high:g}; pass raw RGB "
+                             "values 0..255 (uint8), not preprocessed or normalised images.")
+        if images.dtype.kind == "f" and 0 < high <= 1:
+            raise ValueError(f"images ({images.dtype}) hold values {low:g}..{high:g}, which looks "
+                             "scaled to [0, 1]; multiply by 255 and pass uint8.")
+        images = np.round(images).astype(np.uint8)
+    if masks.dtype != np.uint8:
+        bad = masks[(masks < 0) | (masks > 255) | (masks != np.round(masks))]
+        if bad.size:
+            raise ValueError(f"masks ({masks.dtype}) hold value(s) {np.unique(bad)[:10].tolist()} "
+                             "that are not class indices 0..255; resize masks with nearest "
+                             "neighbour and mark void pixels with 255.")
+        masks = masks.astype(np.uint8)
+    return images, masks
+
+
+def from_arrays(images, masks) -> tf.data.Dataset:
+    """Checks image and mask arrays and wraps them as a dataset of (uint8 image, uint8 mask) pairs.
+
+    Args:
+        images: (N, H, W, 3) RGB, values 0..255.
+        masks: (N, H, W) or (N, H, W, 1) class indices, 255 = void.
+
+    Returns:
+        A ``tf.data.Dataset`` of unbatched pairs ((H, W, 3) uint8, (H, W) uint8).
+
+    Raises:
+        ValueError: For wrong ranks, mismatched sizes, or values outside 0..255; the message names
+            the shapes or values.
+
+    Example:
+
+    >>> ds = from_arrays(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 8), np.uint8))
+    >>> ds.element_spec[1].shape
+    TensorShape([8, 8])
+
+    Introduced in notebooks/00_setup_and_data.ipynb.
+    """
+    images, masks = _check_arrays(images, masks)
+    return tf.data.Dataset.from_tensor_slices((images, masks))
+
+
+def _size(size):
+    return (int(size), int(size)) if np.ndim(size) == 0 else (int(size[0]), int(size[1]))
+
+
+def augment(image, mask, seed, crop_size=None, flip=True, scale_range=(0.75, 1.25),
+            mask_pad_value=config.IGNORE_LABEL):
+    """Applies one random scale, crop (or pad) and horizontal flip to an image and its mask together.
+
+    The image is resized bilinearly, the mask with nearest neighbour (no fake classes). Where the
+    scaled scene is smaller than ``crop_size`` the image is padded with the VGG mean colour (zero
+    after preprocessing) and the mask with ``mask_pad_value`` (void, skipped by the losses).
+
+    Args:
+        image: (H, W, 3) tensor, any dtype; returned in the same dtype.
+        mask: (H, W) integer tensor.
+        seed: An int or a shape-(2,) integer tensor for the stateless random ops.
+        crop_size: Output (height, width) or int; None keeps (H, W).
+        flip: Whether to flip left-right with probability 1/2.
+        scale_range: (low, high) range of the random zoom factor; (1, 1) disables scaling.
+        mask_pad_value: Mask value for padded pixels (use 0 for a task without void).
+
+    Returns:
+        ``(image, mask)`` of size ``crop_size``.
+
+    Example:
+
+    >>> image, mask = augment(images[0], masks[0], seed=(1, 2), crop_size=64)  # doctest: +SKIP
+
+    Introduced in notebooks/06_real_data.ipynb.
+    """
+    image, mask = tf.convert_to_tensor(image), tf.convert_to_tensor(mask)
+    if image.shape.rank != 3 or mask.shape.rank != 2:
+        raise ValueError(f"augment takes one image (H, W, 3) and one mask (H, W), got shapes "
+                         f"{image.shape} and {mask.shape}.")
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64) + tf.zeros([2], tf.int64),
+                                                   num=4)
+    shape = tf.shape(mask)
+    out_h, out_w = (shape[0], shape[1]) if crop_size is None else _size(crop_size)
+    in_dtype = image.dtype
+    pixels = tf.cast(image, tf.float32) - _MEAN_RGB  # Mean-centred, so zero padding pads the mean.
+    labels = mask[..., None]
+    low, high = scale_range
+    if (low, high) != (1, 1):
+        scale = tf.random.stateless_uniform([], seeds[0], low, high)
+        size = tf.cast(tf.round(tf.cast(shape, tf.float32) * scale), tf.int32)
+        pixels = tf.image.resize(pixels, size, method="bilinear")
+        labels = tf.image.resize(labels, size, method="nearest")
+    # Pad at the bottom and right up to the crop size, then crop at a random offset.
+    size = tf.shape(labels)[:2]
+    pad_h, pad_w = tf.maximum(out_h - size[0], 0), tf.maximum(out_w - size[1], 0)
+    pixels = tf.pad(pixels, [[0, pad_h], [0, pad_w], [0, 0]])
+    labels = tf.pad(labels, [[0, pad_h], [0, pad_w], [0, 0]],
+                    constant_values=tf.cast(mask_pad_value, labels.dtype))
+    top = tf.random.stateless_uniform([], seeds[1], 0, size[0] + pad_h - out_h + 1, tf.int32)
+    left = tf.random.stateless_uniform([], seeds[2], 0, size[1] + pad_w - out_w + 1, tf.int32)
+    pixels = pixels[top:top + out_h, left:left + out_w]
+    labels = labels[top:top + out_h, left:left + out_w]
+    if flip:
+        do_flip = tf.random.stateless_uniform([], seeds[3]) < 0.5
+        pixels = tf.cond(do_flip, lambda: pixels[:, ::-1], lambda: pixels)
+        labels = tf.cond(do_flip, lambda: labels[:, ::-1], lambda: labels)
+    pixels = pixels + _MEAN_RGB
+    if in_dtype.is_integer:
+        pixels = tf.saturate_cast(tf.round(pixels), in_dtype)
+    image_out, mask_out = tf.cast(pixels, in_dtype), labels[..., 0]
+    if crop_size is not None:
+        image_out.set_shape(_size(crop_size) + (3,))
+        mask_out.set_shape(_size(crop_size))
+    elif image.shape[:2].is_fully_defined():
+        image_out.set_shape(image.shape)
+        mask_out.set_shape(mask.shape)
+    return image_out, mask_out
+
+
+def make_dataset(source, batch_size, training=False, image_size=None, augment=False, seed=0,
+                 shuffle_buffer=1000, cache=False) -> tf.data.Dataset:
+    """Builds batches of (preprocessed float32 images, int32 masks) for ``fit`` and ``evaluate``.
+
+    Steps: resize to ``image_size`` (bilinear images, nearest masks); if ``training``: shuffle and,
+    when ``augment``, random scale/crop/flip per pair; then :func:`preprocess_vgg16`, batch,
+    prefetch. Random choices depend only on ``seed`` (and the epoch), so runs repeat exactly.
+
+    Args:
+        source: ``(images, masks)`` arrays (checked by :func:`from_arrays`) or a
+            ``tf.data.Dataset`` of unbatched (image (H, W, 3), mask (H, W)) pairs.
+        batch_size: Pairs per batch; the last batch may be smaller.
+        training: Shuffle (and augment); False keeps the order and never augments.
+        image_size: Int or (height, width) to resize to; needed when images differ in size.
+        augment: Apply :func:`augment` (crop size = the output size) when ``training``.
+        seed: Seed for shuffling and augmentation.
+        shuffle_buffer: Shuffle buffer size, in pairs.
+        cache: True keeps decoded, resized pairs in memory after the first epoch, a path caches
+            them on disk; useful for file-backed datasets that fit.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(float32 (B, H, W, 3), int32 (B, H, W))``.
+
+    Example:
+
+    >>> train = make_dataset((x_train, y_train), 16, training=True, augment=True)  # doctest: +SKIP
+
+    Introduced in notebooks/00_setup_and_data.ipynb.
+    """
+    if isinstance(source, tf.data.Dataset):
+        spec = source.element_spec
+        if not (isinstance(spec, tuple) and len(spec) == 2 and spec[0].shape.rank == 3
+                and spec[1].shape.rank in (2, 3)):
+            raise ValueError(f"The dataset must yield unbatched (image (H, W, 3), mask (H, W)) "
+                             f"pairs, but its elements are {spec}.")
+        dataset = source
+        if spec[1].shape.rank == 3:
+            dataset = dataset.map(lambda x, y: (x, tf.squeeze(y, -1)), num_parallel_calls=AUTOTUNE)
+    else:
+        dataset = from_arrays(*source)
+    if image_size is not None:
+        size = _size(image_size)
+        dataset = dataset.map(
+            lambda x, y: (tf.image.resize(x, size, method="bilinear"),
+                          tf.image.resize(y[..., None], size, method="nearest")[..., 0]),
+            num_parallel_calls=AUTOTUNE)
+    elif not dataset.element_spec[0].shape[:2].is_fully_defined():
+        raise ValueError("The images differ in size, so they cannot be batched: pass image_size.")
+    if cache:
+        dataset = dataset.cache("" if cache is True else str(cache))
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        if augment:
+            # One random number per pair, new each epoch, seeds the stateless ops of that pair.
+            keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+            dataset = tf.data.Dataset.zip(dataset, keys).map(
+                lambda pair, key: _augment_pair(pair, key, seed), num_parallel_calls=AUTOTUNE)
+    dataset = dataset.map(lambda x, y: (preprocess_vgg16(x), tf.cast(y, tf.int32)),
+                          num_parallel_calls=AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _augment_pair(pair, key, seed):
+    image, mask = pair
+    return augment(image, mask, tf.stack([tf.cast(seed, tf.int64), key]),
+                   crop_size=tuple(image.shape[:2]))
