@@ -1,0 +1,242 @@
+"""The embedded dataset: synthetic street scenes with traffic signs, generated in seconds.
+
+Each scene has a textured sky, buildings or fields, trees, pavement and road, cars and other
+distractors painted in the sign colours (red boards, blue cars, plain red discs), zero to three signs
+of five kinds at 8-45 % of the image side (some on poles, some partly hidden behind poles, leaves,
+vans or branches), a cast shadow, a global change of brightness, contrast and colour, blur and noise.
+Colour alone does not find the signs: a red-or-blue threshold scores a foreground IoU far below 0.6.
+
+Two tasks share the same images:
+
+- ``"binary"``: mask 0 = background, 1 = sign; no void.
+- ``"multiclass"``: 0 = background, 1..5 = ``config.MULTICLASS_CLASSES`` (stop, give_way, warning,
+  prohibitory, mandatory), and a VOC-style void band (``config.IGNORE_LABEL`` = 255) two pixels wide
+  along every object outline, occluders' edges included. Hidden sign pixels are background.
+
+Scene ``i`` of seed ``s`` is drawn from ``np.random.default_rng([s, i])`` alone, so the same seed gives
+byte-identical data, and the first scenes do not depend on how many are asked for.
+
+Example:
+
+>>> from fcnlib import synthetic
+>>> images, masks = synthetic.generate(4, image_size=96, task="multiclass", seed=0)
+>>> images.shape, masks.shape
+((4, 96, 96, 3), (4, 96, 96))
+"""
+
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+
+import numpy as np
+
+from fcnlib import _shapes, config, files
+
+TASKS = {"binary": config.BINARY_CLASSES, "multiclass": config.MULTICLASS_CLASSES}
+# Fixed seeds of the profile splits; distinct, so that no scene is in two splits.
+SPLIT_SEEDS = {"train": 1, "val": 2, "test": 3}
+# A class counts as present in presence_labels when it covers at least this many pixels.
+MIN_PRESENCE_PIXELS = 10
+
+
+def _image_size(image_size) -> tuple[int, int]:
+    if isinstance(image_size, numbers.Integral):
+        image_size = (image_size, image_size)
+    try:
+        height, width = (int(side) for side in image_size if isinstance(side, numbers.Integral))
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"image_size must be an int or a pair (height, width) of ints; got {image_size!r}."
+        ) from None
+    if height < 16 or width < 16:
+        raise ValueError(f"image_size must be at least 16 pixels per side; got {image_size!r}.")
+    return height, width
+
+
+def void_band(labels: np.ndarray) -> np.ndarray:
+    """Marks the pixels along every border between two classes as void (``config.IGNORE_LABEL``).
+
+    A pixel becomes void when one of its 8 neighbours holds another class, so the band is two pixels
+    wide, one on each side of the outline, as in PASCAL VOC's hand-drawn borders (which are wider).
+    The image edge is no border.
+
+    Args:
+        labels: Class indices, shape (H, W).
+
+    Returns:
+        A copy of ``labels`` with the band set to 255.
+    """
+    padded = np.pad(labels, 1, mode="edge")
+    height, width = labels.shape
+    border = np.zeros(labels.shape, dtype=bool)
+    for dy in range(3):
+        for dx in range(3):
+            border |= padded[dy:dy + height, dx:dx + width] != labels
+    out = labels.copy()
+    out[border] = config.IGNORE_LABEL
+    return out
+
+
+def generate(num_images: int, image_size=96, task: str = "binary", seed: int = 0):
+    """Generates synthetic street scenes with traffic signs and their masks.
+
+    Args:
+        num_images: How many scenes (at least 1).
+        image_size: Side of square images, or a pair (height, width); any size from 16 up, not
+            necessarily a multiple of 32.
+        task: ``"binary"`` (0 background, 1 sign) or ``"multiclass"`` (0 background, 1..5 sign
+            classes, 255 void band along object outlines). Both give the same images.
+        seed: A non-negative int; the same seed gives byte-identical data.
+
+    Returns:
+        ``(images, masks)``: uint8 arrays of shape (N, H, W, 3) and (N, H, W).
+
+    Example:
+
+    >>> images, masks = generate(8, image_size=(64, 96))
+    >>> sorted(np.unique(masks).tolist())
+    [0, 1]
+
+    Introduced in notebooks/00_setup_and_data.ipynb.
+    """
+    if not isinstance(num_images, numbers.Integral) or num_images < 1:
+        raise ValueError(f"num_images must be a positive int; got {num_images!r}.")
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; choose one of {sorted(TASKS)}.")
+    if not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
+    height, width = _image_size(image_size)
+    images = np.empty((num_images, height, width, 3), dtype=np.uint8)
+    masks = np.empty((num_images, height, width), dtype=np.uint8)
+    for index in range(num_images):
+        rng = np.random.default_rng([int(seed), index])
+        images[index], labels = _shapes.render_scene(rng, height, width)
+        masks[index] = (labels > 0) if task == "binary" else void_band(labels)
+    return images, masks
+
+
+def splits(task: str = "binary", profile=None) -> dict:
+    """Generates the train, val and test splits of the active profile.
+
+    Sizes and image size come from ``config.get_profile(profile)`` (``num_train``, ``num_val``,
+    ``num_test``, ``image_size``); each split has its own fixed seed (``SPLIT_SEEDS``), so the splits
+    never share a scene and every run gets the same data. The quick profile (1,100 scenes of 96x96)
+    takes a few seconds.
+
+    Args:
+        task: ``"binary"`` or ``"multiclass"``.
+        profile: A profile name, a :class:`config.Profile`, or None for the active profile.
+
+    Returns:
+        ``{"train": (images, masks), "val": (images, masks), "test": (images, masks)}``.
+
+    Example:
+
+    >>> data = splits("binary", profile="quick")  # doctest: +SKIP
+    >>> data["train"][0].shape
+    (800, 96, 96, 3)
+
+    Introduced in notebooks/00_setup_and_data.ipynb.
+    """
+    if not isinstance(profile, config.Profile):
+        profile = config.get_profile(profile)
+    sizes = {"train": profile.num_train, "val": profile.num_val, "test": profile.num_test}
+    return {name: generate(size, profile.image_size, task, SPLIT_SEEDS[name])
+            for name, size in sizes.items()}
+
+
+def write_folder(root, images, masks, classes, split=None) -> Path:
+    """Writes scenes in the own-folder layout that ``datasets.load_folder`` reads.
+
+    Files: ``images/<stem>.png``, ``masks/<stem>.png`` (palette PNGs of class indices),
+    ``classes.txt`` (one name per line, index = line number) and, with ``split``,
+    ``splits/<split>.txt`` (one stem per line). Stems are ``<split>_00000``... (``scene_00000``...
+    without a split), so several splits can share a folder. Every file is written atomically.
+
+    Args:
+        root: The dataset folder (created if needed).
+        images: uint8 (N, H, W, 3).
+        masks: uint8 (N, H, W) of class indices below ``len(classes)``, or 255 for void.
+        classes: Class names, background first.
+        split: Optional split name such as ``"train"``.
+
+    Returns:
+        ``root`` as a Path.
+
+    Example:
+
+    >>> images, masks = generate(4, task="multiclass")
+    >>> classes = config.MULTICLASS_CLASSES
+    >>> write_folder("my_signs", images, masks, classes, split="train")  # doctest: +SKIP
+
+    Introduced in notebooks/00_setup_and_data.ipynb (the layout your own data can use).
+    """
+    root, images, masks = Path(root), np.asarray(images), np.asarray(masks)
+    classes = [str(name) for name in classes]
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(
+            f"images must be uint8 of shape (N, H, W, 3); got {images.dtype} {images.shape}."
+        )
+    if masks.shape != images.shape[:3]:
+        raise ValueError(f"masks must have shape {images.shape[:3]} like the images; got {masks.shape}.")
+    if len(classes) < 2 or any(not name.strip() or "\n" in name for name in classes):
+        raise ValueError(f"classes must be two or more non-empty one-line names; got {classes!r}.")
+    bad = np.setdiff1d(np.unique(masks), [*range(len(classes)), config.IGNORE_LABEL])
+    if bad.size:
+        raise ValueError(f"Mask values {bad.tolist()} are neither a class of {classes} nor void (255).")
+    if split is not None and (not str(split) or any(c in str(split) for c in "/\\ \n")):
+        raise ValueError(f"split must be a plain name such as 'train'; got {split!r}.")
+    class_file = root / "classes.txt"
+    text = "\n".join(classes) + "\n"
+    if class_file.exists() and class_file.read_text() != text:
+        raise ValueError(
+            f"{class_file} already lists other classes; write to a new folder or use the same classes."
+        )
+    digits = max(5, len(str(len(images) - 1)))
+    stems = [f"{split or 'scene'}_{index:0{digits}d}" for index in range(len(images))]
+    for stem, image, mask in zip(stems, images, masks):
+        files.write_image(root / "images" / f"{stem}.png", image)
+        files.write_mask(root / "masks" / f"{stem}.png", mask)
+    if split is not None:
+        with files.atomic_path(root / "splits" / f"{split}.txt") as tmp:
+            tmp.write_text("\n".join(stems) + "\n")
+    with files.atomic_path(class_file) as tmp:
+        tmp.write_text(text)
+    return root
+
+
+def presence_labels(masks, num_classes: int, min_pixels: int = MIN_PRESENCE_PIXELS) -> np.ndarray:
+    """Multi-hot labels of which sign classes appear in each mask: targets for a classifier.
+
+    Args:
+        masks: Class indices of shape (N, H, W); 255 (void) is not counted.
+        num_classes: Number of classes including background (2 for binary, 6 for multiclass).
+        min_pixels: A class is present when it covers at least this many pixels, so a sign hidden
+            but for a sliver does not count.
+
+    Returns:
+        float32 (N, num_classes - 1): column ``c - 1`` is 1.0 where class ``c`` is present.
+
+    Example:
+
+    >>> _, masks = generate(2, task="multiclass")
+    >>> presence_labels(masks, 6).shape
+    (2, 5)
+
+    Used by ``fcnlib.pretrain`` to train the quick profile's backbone as a sign classifier.
+    """
+    masks = np.asarray(masks)
+    if masks.ndim != 3:
+        raise ValueError(f"masks must have shape (N, H, W); got {masks.shape}.")
+    if not isinstance(num_classes, numbers.Integral) or num_classes < 2:
+        raise ValueError(
+            f"num_classes must be an int of at least 2 (background included); got {num_classes!r}."
+        )
+    values = np.unique(masks)
+    bad = values[(values < 0) | ((values >= num_classes) & (values != config.IGNORE_LABEL))]
+    if bad.size:
+        raise ValueError(f"Mask value {bad[0]} is outside 0..{num_classes - 1} and not void (255).")
+    flat = masks.reshape(len(masks), -1).astype(np.int64) + 256 * np.arange(len(masks))[:, None]
+    counts = np.bincount(flat.ravel(), minlength=256 * len(masks)).reshape(len(masks), 256)
+    return (counts[:, 1:num_classes] >= min_pixels).astype(np.float32)
