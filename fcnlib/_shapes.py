@@ -101,7 +101,8 @@ class Canvas:
 
     @staticmethod
     def _xy(points):
-        # Output pixel i spans [i, i + 1), as PIL's pixel SCALE * i spans [SCALE * i, SCALE * i + 1).
+        # PIL fills canvas pixel j as if it spanned [j, j + 1), so scaling alone maps output pixel i
+        # onto canvas pixels SCALE * i ... SCALE * i + SCALE - 1.
         return (np.asarray(points, dtype=float) * SCALE).ravel().tolist()
 
     def polygon(self, points, fill, label=None):
@@ -159,7 +160,7 @@ def _scenery(rng, h, w):
             rows = (np.arange(facade.shape[1]) % period) >= period // 2
             cols = ((np.arange(facade.shape[2]) + x0 - x) % period) >= period // 3
             glass = (50, 65, 85) if rng.random() < 0.6 else (140, 165, 190)
-            facade[:, np.outer(rows, cols)] = _tint(rng, glass)[:, 0]
+            np.copyto(facade, _tint(rng, glass), where=np.outer(rows, cols))
             x += bw
     else:
         np.multiply(detail[horizon:ground], _tint(rng, (80, 120, 50), 25), out=image[:, horizon:ground])

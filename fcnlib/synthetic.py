@@ -4,7 +4,9 @@ Each scene has a textured sky, buildings or fields, trees, pavement and road, ca
 distractors painted in the sign colours (red boards, blue cars, plain red discs), zero to three signs
 of five kinds at 8-45 % of the image side (some on poles, some partly hidden behind poles, leaves,
 vans or branches), a cast shadow, a global change of brightness, contrast and colour, blur and noise.
-Colour alone does not find the signs: a red-or-blue threshold scores a foreground IoU far below 0.6.
+Colour alone does not find the signs: a red-or-blue threshold scores a foreground IoU of about 0.22.
+Signs cover about 13 % of the pixels, so predicting "all background" already scores about 87 % pixel
+accuracy on the binary task (85 % background, 5 % void and 10 % signs in the multiclass masks at 96x96).
 
 Two tasks share the same images:
 
@@ -41,17 +43,13 @@ MIN_PRESENCE_PIXELS = 10
 
 
 def _image_size(image_size) -> tuple[int, int]:
-    if isinstance(image_size, numbers.Integral):
-        image_size = (image_size, image_size)
-    try:
-        height, width = (int(side) for side in image_size if isinstance(side, numbers.Integral))
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"image_size must be an int or a pair (height, width) of ints; got {image_size!r}."
-        ) from None
-    if height < 16 or width < 16:
+    sides = (image_size, image_size) if isinstance(image_size, numbers.Integral) else image_size
+    sides = tuple(sides) if isinstance(sides, (tuple, list, np.ndarray)) else ()
+    if len(sides) != 2 or not all(isinstance(side, numbers.Integral) for side in sides):
+        raise ValueError(f"image_size must be an int or a pair (height, width) of ints; got {image_size!r}.")
+    if min(sides) < 16:
         raise ValueError(f"image_size must be at least 16 pixels per side; got {image_size!r}.")
-    return height, width
+    return int(sides[0]), int(sides[1])
 
 
 def void_band(labels: np.ndarray) -> np.ndarray:
@@ -66,6 +64,11 @@ def void_band(labels: np.ndarray) -> np.ndarray:
 
     Returns:
         A copy of ``labels`` with the band set to 255.
+
+    Example:
+
+    >>> void_band(np.array([[0, 0, 0, 1, 1]] * 2, np.uint8))[0].tolist()
+    [0, 0, 255, 255, 1]
     """
     padded = np.pad(labels, 1, mode="edge")
     height, width = labels.shape
@@ -122,7 +125,9 @@ def splits(task: str = "binary", profile=None) -> dict:
     Sizes and image size come from ``config.get_profile(profile)`` (``num_train``, ``num_val``,
     ``num_test``, ``image_size``); each split has its own fixed seed (``SPLIT_SEEDS``), so the splits
     never share a scene and every run gets the same data. The quick profile (1,100 scenes of 96x96)
-    takes a few seconds.
+    takes a few seconds. The full profile's sizes are VOC's: 13,480 scenes of 320x320 take about
+    4 GB and a few minutes; for synthetic data on a GPU, pass a smaller profile built with
+    ``dataclasses.replace(config.FULL, num_train=..., ...)``.
 
     Args:
         task: ``"binary"`` or ``"multiclass"``.
@@ -134,7 +139,7 @@ def splits(task: str = "binary", profile=None) -> dict:
     Example:
 
     >>> data = splits("binary", profile="quick")  # doctest: +SKIP
-    >>> data["train"][0].shape
+    >>> data["train"][0].shape  # doctest: +SKIP
     (800, 96, 96, 3)
 
     Introduced in notebooks/00_setup_and_data.ipynb.
@@ -227,8 +232,8 @@ def presence_labels(masks, num_classes: int, min_pixels: int = MIN_PRESENCE_PIXE
     Used by ``fcnlib.pretrain`` to train the quick profile's backbone as a sign classifier.
     """
     masks = np.asarray(masks)
-    if masks.ndim != 3:
-        raise ValueError(f"masks must have shape (N, H, W); got {masks.shape}.")
+    if masks.ndim != 3 or not (np.issubdtype(masks.dtype, np.integer) or masks.dtype == bool):
+        raise ValueError(f"masks must be integers of shape (N, H, W); got {masks.dtype} {masks.shape}.")
     if not isinstance(num_classes, numbers.Integral) or num_classes < 2:
         raise ValueError(
             f"num_classes must be an int of at least 2 (background included); got {num_classes!r}."
@@ -237,6 +242,5 @@ def presence_labels(masks, num_classes: int, min_pixels: int = MIN_PRESENCE_PIXE
     bad = values[(values < 0) | ((values >= num_classes) & (values != config.IGNORE_LABEL))]
     if bad.size:
         raise ValueError(f"Mask value {bad[0]} is outside 0..{num_classes - 1} and not void (255).")
-    flat = masks.reshape(len(masks), -1).astype(np.int64) + 256 * np.arange(len(masks))[:, None]
-    counts = np.bincount(flat.ravel(), minlength=256 * len(masks)).reshape(len(masks), 256)
-    return (counts[:, 1:num_classes] >= min_pixels).astype(np.float32)
+    counts = [np.count_nonzero(masks == label, axis=(1, 2)) for label in range(1, num_classes)]
+    return (np.stack(counts, axis=1) >= min_pixels).astype(np.float32)

@@ -21,7 +21,7 @@ def scenes():
 
 
 def test_shapes_and_dtypes_for_square_and_odd_sizes():
-    for size, (height, width) in [(48, (48, 48)), ((37, 70), (37, 70)), ([80, 50], (80, 50))]:
+    for size, (height, width) in [(48, (48, 48)), ((37, 70), (37, 70)), ([80, 50], (80, 50)), (16, (16, 16))]:
         images, masks = synthetic.generate(2, size)
         assert images.shape == (2, height, width, 3) and images.dtype == np.uint8
         assert masks.shape == (2, height, width) and masks.dtype == np.uint8
