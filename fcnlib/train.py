@@ -53,14 +53,14 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
 
 
 def default_strategy() -> tf.distribute.Strategy:
-    """Returns ``MirroredStrategy`` over all GPUs when there are several, else the default strategy."""
+    """Returns ``MirroredStrategy`` over all GPUs when there are several, else the default one."""
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 
 
 def _default_loss_and_metrics(model, loss, metrics):
-    """Fills in ``metrics.segmentation_loss`` and a mean-IoU metric for the model's output channels."""
+    """Fills in ``metrics.segmentation_loss`` and ``metrics.StreamingMeanIoU`` where None."""
     from fcnlib import metrics as seg_metrics  # Imported late: train must import without it.
 
     num_classes = model.output_shape[-1]
@@ -86,7 +86,7 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
 
     Args:
         model: A Keras model whose output is ``(B, H, W, num_classes)``.
-        train_data: A ``tf.data.Dataset`` of ``(image, mask)`` batches, or an ``(x, y)`` tuple of arrays.
+        train_data: A ``tf.data.Dataset`` of ``(image, mask)`` batches, or an ``(x, y)`` array pair.
         val_data: The same kinds, or None.
         epochs: Passes over ``train_data``; the profile's ``epochs`` when None.
         learning_rate: Adam's learning rate; the profile's ``learning_rate`` when None.
@@ -103,7 +103,7 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
 
     >>> history = train.fit(model, train_ds, val_ds, epochs=2)  # doctest: +SKIP
 
-    Introduced in notebooks/02_fcn32s.ipynb.
+    Introduced in notebooks/02_fully_convolutional.ipynb.
     """
     profile = config.get_profile()
     epochs = profile.epochs if epochs is None else epochs
@@ -120,8 +120,9 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
     if val_data is not None:
         val_x, val_y = _split(val_data, "val_data")
         val_data = val_x if val_y is None else (val_x, val_y)
+    # Arrays are shuffled every epoch; a dataset is expected to shuffle itself (make_dataset does).
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=val_data,
-                        verbose=verbose, callbacks=callbacks)
+                        shuffle=y is not None, verbose=verbose, callbacks=callbacks)
     return {name: [float(value) for value in values] for name, values in history.history.items()}
 
 
@@ -217,9 +218,10 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
 
     Example:
 
-    >>> model, history = train.train_or_load(build, {"model": "fcn8s"}, train_ds, epochs=6)  # doctest: +SKIP
+    >>> build = lambda: models.fcn8s(2, width=0.25)  # doctest: +SKIP
+    >>> model, history = train.train_or_load(build, {"model": "fcn8s"}, train_ds)  # doctest: +SKIP
 
-    Introduced in notebooks/02_fcn32s.ipynb.
+    Introduced in notebooks/02_fully_convolutional.ipynb.
     """
     if not callable(build_fn):
         raise ValueError(f"build_fn must be a function returning a new model; got {build_fn!r}.")
@@ -231,7 +233,8 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
     with scope:
         model = build_fn()
         if not isinstance(model, keras.Model):
-            raise ValueError(f"build_fn must return a keras.Model; it returned {type(model).__name__}.")
+            raise ValueError("build_fn must return a keras.Model; it returned "
+                             f"{type(model).__name__}.")
         stem = config.cache_dir() / f"{model.name}-{digest}"
         weights_path, sidecar_path = Path(f"{stem}.weights.h5"), Path(f"{stem}.json")
         record = {"key": json.loads(_canonical(key)), "epochs": epochs,

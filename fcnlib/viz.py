@@ -144,7 +144,8 @@ def show_grid(images, masks_true, preds=None, class_names=None, max_rows=4, pale
 
     Example:
 
-    >>> viz.show_grid(x[:4], y[:4], {"fcn32s": m32.predict(x[:4])}, config.BINARY_CLASSES)  # doctest: +SKIP
+    >>> preds = {"fcn32s": m32.predict(x[:4])}  # doctest: +SKIP
+    >>> viz.show_grid(x[:4], y[:4], preds, config.BINARY_CLASSES)  # doctest: +SKIP
 
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
@@ -194,7 +195,7 @@ def plot_history(histories, metrics=("loss", "mean_iou")):
 
     >>> viz.plot_history({"fcn32s": h32, "fcn8s": h8})  # doctest: +SKIP
 
-    Introduced in notebooks/02_fcn32s.ipynb.
+    Introduced in notebooks/02_fully_convolutional.ipynb.
     """
     if histories and all(isinstance(v, (list, tuple, np.ndarray)) for v in histories.values()):
         histories = {"model": histories}
@@ -231,9 +232,10 @@ def plot_confusion(matrix, class_names, normalize=True):
 
     Example:
 
-    >>> viz.plot_confusion(metrics.confusion_matrix(y, p, 6), config.MULTICLASS_CLASSES)  # doctest: +SKIP
+    >>> matrix = metrics.confusion_matrix(y, p, 6)  # doctest: +SKIP
+    >>> viz.plot_confusion(matrix, config.MULTICLASS_CLASSES)  # doctest: +SKIP
 
-    Introduced in notebooks/03_metrics_and_losses.ipynb.
+    Introduced in notebooks/01_dense_baseline.ipynb.
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -297,7 +299,7 @@ def _default(abbrev):
 
 
 def interactive(fn, **widgets):
-    """Runs ``fn`` under ``ipywidgets.interact``, or once with the starting values when no widgets show.
+    """Runs ``fn`` under ``ipywidgets.interact``, or once with the starting values if widgets can't show.
 
     Widgets appear in Jupyter, JupyterLab and Colab (ipywidgets 7.7 and 8 alike). With no kernel, or
     with ``FCN_STATIC_WIDGETS=1`` (set by the test command, as nbval cannot drive widgets), ``fn``

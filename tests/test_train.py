@@ -77,6 +77,21 @@ def test_fit_compiles_with_adam_and_returns_a_history_dict():
     assert history["val_loss"][-1] == pytest.approx(expected.mean(), rel=1e-4)
 
 
+def test_fit_takes_a_dataset_quietly():
+    import warnings
+
+    import tensorflow as tf
+
+    x, y = tiny_data()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = train.fit(build_tiny(), dataset, dataset, epochs=1, loss=sparse_loss(),
+                            metrics=[], verbose=0)
+    assert set(history) == {"loss", "val_loss"}
+    assert not [w for w in caught if "shuffle" in str(w.message)]
+
+
 def test_fit_rejects_bad_epochs_and_data():
     x, y = tiny_data()
     with pytest.raises(ValueError, match="epochs"):
@@ -155,6 +170,11 @@ def _garbage_with_matching_sha(weights, sidecar):
     sidecar.write_text(json.dumps(record))
 
 
+def _other_valid_weights(weights, sidecar):
+    # A whole, loadable weights file that is not the one the sidecar vouches for.
+    build_tiny().save_weights(weights)
+
+
 def _other_key(weights, sidecar):
     record = json.loads(sidecar.read_text())
     record["key"] = {"run": "someone else"}
@@ -169,8 +189,9 @@ def _missing_sidecar(weights, sidecar):
     sidecar.unlink()
 
 
-@pytest.mark.parametrize("damage", [_truncate, _flip_byte, _garbage_with_matching_sha, _other_key,
-                                    _broken_sidecar, _missing_sidecar])
+@pytest.mark.parametrize("damage", [_truncate, _flip_byte, _garbage_with_matching_sha,
+                                    _other_valid_weights, _other_key, _broken_sidecar,
+                                    _missing_sidecar])
 def test_corrupt_checkpoint_is_reported_and_retrained(damage, fit_calls, capsys):
     data = tiny_data()
     cached({"run": "a"}, data)

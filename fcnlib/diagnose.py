@@ -1,0 +1,554 @@
+"""Why won't my segmentation model learn? Checks for the mistakes that make a loss merely oscillate.
+
+Each check looks at your own data or model and returns a list of :class:`Finding` (empty when all
+is well); :func:`report` prints them. The checks are:
+
+- :func:`check_data`: input value range against VGG16's caffe preprocessing, mask values outside
+  the classes (bilinear resizing), 0/255 binary masks, void pixels, the background share.
+- :func:`check_one_hot`: void 255 leaking into one-hot targets (256 columns, or all-zero rows).
+- :func:`check_model`: softmax/sigmoid output with a ``from_logits=True`` loss (and logits with a
+  probability loss), Keras ``MeanIoU`` fed probabilities, trainable BatchNorm inside a frozen
+  backbone, ``trainable`` changed after ``compile``, nothing to train, output size != input size.
+- :func:`overfit_one_batch` and :func:`lr_range_check`: short training runs on one batch, on a copy
+  of the model, that tell whether the loss can drop at all and which learning rate drops it.
+
+Example:
+
+>>> from fcnlib import diagnose  # doctest: +SKIP
+>>> diagnose.report(diagnose.check_data(x, y, 21) + diagnose.check_model(model))
+
+Introduced in notebooks/06_why_wont_it_learn.ipynb.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+import warnings
+
+import keras
+import numpy as np
+
+from fcnlib import config
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One problem found: what you see, why it happens, what to do; severity error/warning/info."""
+
+    name: str
+    symptom: str
+    diagnosis: str
+    fix: str
+    severity: str = "warning"
+    details: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+
+def _share(count, total):
+    return f"{count / max(total, 1):.1%}"
+
+
+def check_data(images, masks, num_classes, ignore_label=config.IGNORE_LABEL) -> list[Finding]:
+    """Checks the arrays you feed the model: image value range, mask values, void, background share.
+
+    Args:
+        images: The model's input batch (N, H, W, 3), after your preprocessing.
+        masks: Class indices (N, H, W) or (N, H, W, 1); one-hot targets go to :func:`check_one_hot`.
+        num_classes: Number of classes the model predicts (1 = one sigmoid channel, labels {0, 1}).
+        ignore_label: The void value.
+
+    Returns:
+        A list of findings; empty when nothing looks wrong.
+
+    Example:
+
+    >>> findings = diagnose.check_data(x_train[:16], y_train[:16], num_classes=2)  # doctest: +SKIP
+    >>> diagnose.report(findings)  # doctest: +SKIP
+    """
+    images, masks = np.asarray(images), np.asarray(masks)
+    if masks.ndim == images.ndim and masks.shape[-1] > 1:
+        return check_one_hot(masks, num_classes, ignore_label)
+    if masks.ndim == images.ndim:
+        masks = masks[..., 0]
+    if images.ndim != 4 or masks.shape != images.shape[:3]:
+        raise ValueError(f"Expected images (N, H, W, C) and masks (N, H, W); got {images.shape} "
+                         f"and {masks.shape}.")
+    return _check_inputs(images) + _check_masks(masks, max(int(num_classes), 2), ignore_label)
+
+
+def _check_inputs(images):
+    low, high = float(images.min()), float(images.max())
+    seen = f"Input values span [{low:.3g}, {high:.3g}] ({images.dtype})."
+    wanted = ("The VGG16 backbone was trained on caffe-preprocessed input: RGB->BGR, 0..255, "
+              "ImageNet mean subtracted, so values span about [-124, 152].")
+    fix = ("Feed pipeline.preprocess_vgg16(uint8_images) (the same as "
+           "keras.applications.vgg16.preprocess_input) and nothing else.")
+    if high - low < 20 and (low < 0 or high <= 1.0):
+        kind = "[0, 1]" if low >= 0 else "already centred and scaled (e.g. [-1, 1] or mean/std)"
+        return [Finding("input_range", seen, f"Images are {kind}: about 100x too small. {wanted} "
+                        "The pretrained filters see an almost uniform image, and features carry "
+                        "no signal.", fix, "error")]
+    if low >= 0:
+        return [Finding("input_range", seen, "Images are raw 0..255 pixels, not mean-subtracted "
+                        f"BGR. {wanted}", fix, "warning")]
+    return []
+
+
+def _check_masks(masks, labels, ignore):
+    findings, total = [], masks.size
+    if masks.dtype.kind == "f" and not np.all(np.mod(masks, 1) == 0):
+        fractional = int(np.count_nonzero(np.mod(masks, 1)))
+        return [Finding("mask_values", f"{_share(fractional, total)} of mask pixels are fractional.",
+                        "Masks were interpolated (bilinear resize or float conversion): between two "
+                        "classes they hold in-between values that are no class at all.",
+                        "Resize masks only with nearest neighbour (tf.image.resize(..., "
+                        "method='nearest')) and keep them as integers.", "error")]
+    values, counts = np.unique(masks.astype(np.int64), return_counts=True)
+    if labels == 2 and set(values.tolist()) == {0, ignore}:
+        return [Finding("binary_mask_255", f"The masks hold only 0 and {ignore}.",
+                        f"The foreground was saved as {ignore}, the void label: the loss ignores "
+                        "every object pixel and the model only ever sees background.",
+                        "Map foreground to 1: masks = (masks > 127).astype('uint8').", "error")]
+    stray = (values < 0) | ((values >= labels) & (values != ignore))
+    if stray.any():
+        findings.append(Finding(
+            "mask_values", f"{int(stray.sum())} mask values outside 0..{labels - 1} and "
+            f"{ignore}, e.g. {values[stray][:8].tolist()}, on {_share(counts[stray].sum(), total)} "
+            "of pixels.",
+            "Many distinct stray values come from bilinear resizing or anti-aliased / JPEG masks, "
+            "which blend neighbouring labels; a few usually mean num_classes is too small.",
+            "Resize masks with nearest neighbour, store them as PNG, and check num_classes.",
+            "error", {"values": values[stray].tolist()}))
+    void = int(counts[values == ignore].sum())
+    if void:
+        findings.append(Finding(
+            "void_pixels", f"{_share(void, total)} of pixels are void ({ignore}).",
+            "Void pixels are fine when the loss and metrics skip them; a plain loss raises or "
+            "learns them as a class, and one-hot encoding turns them into garbage targets.",
+            "Use metrics.segmentation_loss / SparseCategoricalCrossentropy(ignore_class="
+            f"{ignore}) and metrics.StreamingMeanIoU; keep masks sparse.", "info"))
+    valid = int(counts[(values >= 0) & (values < labels)].sum())
+    background = int(counts[values == 0].sum())
+    if valid and background / valid >= 0.7:
+        findings.append(Finding(
+            "background_share", f"Background is {_share(background, valid)} of labelled pixels.",
+            f"A model that predicts background everywhere already scores "
+            f"{_share(background, valid)} pixel accuracy, so accuracy says little and an "
+            "all-background prediction is an easy local minimum.",
+            "Judge models by mean IoU and per-class IoU, look at predictions (viz.show_grid), and "
+            "consider soft_dice_loss or per-pixel weights if the model collapses to background.",
+            "warning", {"background_share": background / valid}))
+    return findings
+
+
+def check_one_hot(targets, num_classes=None, ignore_label=config.IGNORE_LABEL) -> list[Finding]:
+    """Checks one-hot targets (..., K) for the void label leaking in.
+
+    ``keras.utils.to_categorical`` of a mask containing 255 makes 256 columns (one per value up to
+    255); ``tf.one_hot(mask, C)`` turns 255 into an all-zero row; resizing one-hot maps bilinearly
+    gives rows that do not sum to 1.
+
+    Args:
+        targets: One-hot targets (..., K).
+        num_classes: The model's number of classes, if known.
+        ignore_label: The void value.
+
+    Returns:
+        A list of findings; empty for clean one-hot targets.
+
+    Example:
+
+    >>> diagnose.check_one_hot(keras.utils.to_categorical(masks))  # doctest: +SKIP
+    """
+    targets = np.asarray(targets, dtype=np.float64)
+    width, findings = targets.shape[-1], []
+    if width > ignore_label or (num_classes is not None and width != max(int(num_classes), 2)):
+        findings.append(Finding(
+            "one_hot_width", f"Targets have {width} columns"
+            + (f" for {num_classes} classes." if num_classes is not None else "."),
+            f"One-hot encoding a mask that contains {ignore_label} creates a column for every value "
+            f"up to {ignore_label}" if width == ignore_label + 1 else
+            "The number of one-hot columns does not match the model's classes.",
+            "Keep masks as class indices (N, H, W) and use SparseCategoricalCrossentropy("
+            f"from_logits=True, ignore_class={ignore_label}) (metrics.segmentation_loss).", "error"))
+    sums = targets.sum(axis=-1)
+    zero = int(np.count_nonzero(sums == 0))
+    if zero:
+        findings.append(Finding(
+            "one_hot_zero_rows", f"{_share(zero, sums.size)} of pixels have an all-zero target.",
+            f"tf.one_hot({ignore_label}, C) gives zeros: cross-entropy is 0 there but those pixels "
+            "still dilute the batch mean, Dice counts them as 'no class', and accuracy metrics "
+            "score them as class 0.",
+            f"Keep masks sparse and ignore {ignore_label} in the loss (metrics.segmentation_loss).",
+            "warning"))
+    fuzzy = int(np.count_nonzero((sums != 0) & (np.abs(sums - 1) > 1e-3)))
+    soft = int(np.count_nonzero((targets > 1e-6) & (targets < 1 - 1e-6)))
+    if fuzzy or soft:
+        findings.append(Finding(
+            "one_hot_not_one_hot", f"{fuzzy + soft} target entries are fractional or rows do not "
+            "sum to 1.", "One-hot maps were resized bilinearly, which blends classes.",
+            "Resize masks (class indices) with nearest neighbour before encoding.", "warning"))
+    return findings
+
+
+def _walk(layer):
+    """Yields every layer inside ``layer``, nested models included, in order."""
+    for sub in getattr(layer, "layers", []):
+        yield sub
+        yield from _walk(sub)
+
+
+def _output_activation(model):
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.layers.Softmax):
+            return "softmax"
+        if isinstance(layer, keras.Model):
+            return _output_activation(layer)
+        activation = getattr(layer, "activation", None)
+        if activation is not None:
+            return getattr(activation, "__name__", str(activation))
+    return None
+
+
+def _from_logits(loss):
+    """True/False for losses with a ``from_logits`` setting; None when the loss has none."""
+    if isinstance(loss, str):
+        return False if "crossentropy" in loss else None
+    if isinstance(loss, keras.losses.Loss):
+        config_ = loss.get_config()
+        return bool(config_["from_logits"]) if "from_logits" in config_ else None
+    return False if "crossentropy" in getattr(loss, "__name__", "") else None
+
+
+def _compiled_metrics(model):
+    pending, found = list(getattr(getattr(model, "_compile_metrics", None), "_user_metrics", None)
+                          or []), []
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+        else:
+            found.append(item)
+    return found
+
+
+def _check_loss_and_output(model, loss, channels):
+    activation, from_logits = _output_activation(model), _from_logits(loss)
+    if activation in ("softmax", "sigmoid") and from_logits:
+        floor = (f" With {channels} classes the loss can never fall below "
+                 f"{-np.log(np.e / (np.e + channels - 1)):.2f}." if activation == "softmax" else "")
+        return [Finding(
+            "probabilities_with_from_logits",
+            f"The last layer applies {activation} and the loss has from_logits=True.",
+            f"The loss applies {activation} a second time to values already in (0, 1), so its "
+            f"predictions stay close to uniform and gradients are tiny.{floor}",
+            "Remove the final activation (fcnlib models output logits; take the argmax or softmax "
+            "only when predicting), or keep it and use from_logits=False.", "error")]
+    if activation == "linear" and from_logits is False:
+        return [Finding(
+            "logits_with_probability_loss",
+            "The model outputs unbounded logits but the loss has from_logits=False.",
+            "The loss treats logits as probabilities: it divides them by their sum and clips to "
+            "[1e-7, 1 - 1e-7], so negative or near-zero sums make it jump around and clipped pixels "
+            "give no gradient.",
+            "Use from_logits=True (metrics.segmentation_loss), or end the model with a softmax.",
+            "error")]
+    return []
+
+
+def _check_mean_iou(metrics, channels):
+    findings = []
+    for metric in metrics:
+        if (isinstance(metric, keras.metrics.IoU) and getattr(metric, "sparse_y_pred", False)
+                and type(metric).update_state is keras.metrics.IoU.update_state):
+            findings.append(Finding(
+                "mean_iou_on_probabilities",
+                f"Metric {metric.name!r} is keras.metrics.{type(metric).__name__} with "
+                f"sparse_y_pred=True, fed the model's {channels}-channel scores.",
+                "With sparse_y_pred=True it expects class indices. Several channels are flattened "
+                "into a tensor C times too long (a shape error); one sigmoid channel is truncated "
+                "to integers, so every probability below 1 counts as class 0 and IoU stays stuck.",
+                "Use metrics.StreamingMeanIoU (argmax, ignores 255), or MeanIoU(num_classes, "
+                "sparse_y_pred=False, ignore_class=255); for one sigmoid channel, BinaryIoU.",
+                "error"))
+    return findings
+
+
+def _check_batchnorm(model):
+    suspects, previous = [], None
+    for layer in _walk(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            if layer.trainable and previous is not None and not previous.trainable:
+                suspects.append(layer.name)
+        elif layer.weights and not isinstance(layer, keras.Model):
+            previous = layer
+    if not suspects:
+        return []
+    return [Finding(
+        "batchnorm_in_frozen_backbone",
+        f"{len(suspects)} BatchNormalization layer(s) are trainable right after frozen layers, "
+        f"e.g. {suspects[:4]}.",
+        "A trainable BN layer runs in training mode in fit: it normalises with each batch's own "
+        "statistics and overwrites the pretrained moving mean and variance with those of small "
+        "batches, so the frozen layers after it see inputs unlike those they were trained on, and "
+        "evaluation (moving statistics) disagrees with training. In Keras 3 a BN layer with "
+        "trainable=False runs in inference mode, with its moving statistics, even when called "
+        "with training=True.",
+        "Freeze the whole backbone (backbone.trainable = False sets every sublayer, BN included) "
+        "and compile again. To fine-tune later, call the backbone with training=False so its BN "
+        "layers stay in inference mode, and use a small learning rate.",
+        "warning", {"layers": suspects})]
+
+
+def _check_trainable(model):
+    findings = []
+    state = getattr(model, "_compiled_trainable_state", None)
+    if getattr(model, "compiled", False) and state:
+        changed = [layer.name for layer, flag in state.items() if layer.trainable != flag]
+        if changed:
+            findings.append(Finding(
+                "trainable_changed_after_compile",
+                f"trainable was changed after compile() on {len(changed)} layer(s), e.g. "
+                f"{changed[:4]}.", "Keras fixes the set of trained weights when you compile; "
+                "the change takes effect only after compiling again.",
+                "Call model.compile(...) again after changing trainable.", "warning"))
+    if sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 0:
+        findings.append(Finding(
+            "nothing_trainable", "The model has no trainable weights.",
+            "Every layer is frozen, so fit changes nothing and the loss only wanders with the data.",
+            "Unfreeze the head (and compile again).", "error"))
+    return findings
+
+
+def _check_output_size(model, probe_size):
+    shape = model.input_shape
+    if probe_size is None or not isinstance(shape, tuple) or len(shape) != 4 or shape[3] is None:
+        return []
+    height, width = shape[1] or probe_size[0], shape[2] or probe_size[1]
+    try:
+        output = model(np.zeros((1, height, width, shape[3]), np.float32), training=False)
+    except Exception as error:  # Keras and TF raise many kinds; the message tells the user which.
+        return [Finding(
+            "fails_on_input_size", f"The model fails on a {height}x{width} input: "
+            f"{type(error).__name__}: {str(error).splitlines()[0][:200]}",
+            "Skip connections add maps whose sizes differ unless H and W are multiples of 32.",
+            "Pad inputs to a multiple of 32 and crop the output back (fcnlib.layers), or resize "
+            "inputs to multiples of 32.", "error")]
+    if tuple(output.shape[1:3]) != (height, width):
+        return [Finding(
+            "output_size", f"A {height}x{width} input gives a {output.shape[1]}x{output.shape[2]} "
+            "output.", "Each output pixel must line up with one mask pixel; otherwise the loss "
+            "fails or compares misaligned pixels.",
+            "Upsample by the full stride and crop to the input size (fcnlib.layers.CropToMatch).",
+            "error")]
+    return []
+
+
+def check_model(model, loss=None, metrics=None, probe_size=(70, 90)) -> list[Finding]:
+    """Checks a model (compiled or not) for set-up mistakes that stop learning.
+
+    Args:
+        model: A Keras segmentation model.
+        loss: The loss you train with; the compiled loss when None.
+        metrics: The metrics you train with; the compiled metrics when None.
+        probe_size: (H, W) of a zero image run through the model to check the output size; None to
+            skip. The default is no multiple of 32 on purpose.
+
+    Returns:
+        A list of findings; empty when nothing looks wrong.
+
+    Example:
+
+    >>> diagnose.report(diagnose.check_model(model))  # doctest: +SKIP
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"check_model needs a keras.Model; got {type(model).__name__}.")
+    loss = getattr(model, "loss", None) if loss is None else loss
+    metrics = _compiled_metrics(model) if metrics is None else list(metrics)
+    channels = model.output_shape[-1]
+    return (_check_loss_and_output(model, loss, channels) + _check_mean_iou(metrics, channels)
+            + _check_batchnorm(model) + _check_trainable(model)
+            + _check_output_size(model, probe_size))
+
+
+def _resolve_loss(model, loss):
+    if loss is None and getattr(model, "compiled", False) and model.loss:
+        loss = model.loss
+    if loss is None:
+        from fcnlib import metrics  # Imported late, like train does.
+
+        loss = metrics.segmentation_loss(model.output_shape[-1])
+    return keras.losses.get(loss) if isinstance(loss, str) else loss
+
+
+def _batch_losses(model, x, y, loss, learning_rate, steps):
+    """Trains a copy of ``model`` on one batch; returns the loss of every step (model untouched)."""
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=_resolve_loss(model, loss))
+    losses = []
+    with warnings.catch_warnings():  # A frozen model is a finding here, not a warning.
+        warnings.filterwarnings("ignore", message=".*does not have any trainable weights")
+        for _ in range(steps):
+            losses.append(float(clone.train_on_batch(x, y, return_dict=True)["loss"]))
+            if not np.isfinite(losses[-1]):
+                break
+    return losses
+
+
+def _constant_loss(model, y, loss, ignore_label=config.IGNORE_LABEL):
+    """The loss of predicting the batch's class frequencies at every pixel; None if unknown."""
+    channels = model.output_shape[-1]
+    labels = np.asarray(y).reshape(np.shape(y)[:3])
+    valid = labels[labels != ignore_label].astype(np.int64)
+    classes = max(channels, 2)
+    if valid.size == 0 or valid.min() < 0 or valid.max() >= classes:
+        return None
+    prior = np.clip(np.bincount(valid, minlength=classes) / valid.size, 1e-7, 1.0)
+    prior = prior / prior.sum()
+    probabilities = _output_activation(model) in ("softmax", "sigmoid")
+    if channels == 1:
+        value = prior[1] if probabilities else np.log(prior[1] / prior[0])
+        scores = np.full(labels.shape + (1,), value, np.float32)
+    else:
+        scores = np.broadcast_to(prior if probabilities else np.log(prior),
+                                 labels.shape + (channels,)).astype(np.float32)
+    try:
+        return float(np.mean(keras.ops.convert_to_numpy(_resolve_loss(model, loss)(y, scores))))
+    except Exception:  # A loss that cannot take this input has no baseline; fall back.
+        return None
+
+
+def overfit_one_batch(model, x, y, steps=50, learning_rate=1e-3, loss=None,
+                      target_ratio=0.5) -> Finding:
+    """Trains a copy of the model on one batch: a sound set-up memorises it within a few dozen steps.
+
+    "Memorises" means the loss ends well below that of the best constant prediction, the batch's
+    class frequencies at every pixel: reaching only that level is what a model predicting mostly
+    background does.
+
+    Args:
+        model: The model; it is cloned, so its weights stay as they are.
+        x, y: One batch of model inputs and masks (keep it small, e.g. 4 images).
+        steps: Adam steps on that batch.
+        learning_rate: Adam's learning rate.
+        loss: The loss; the compiled loss, or ``metrics.segmentation_loss``, when None.
+        target_ratio: The loss must end below this fraction of the constant prediction's loss (of
+            its first value when that cannot be computed).
+
+    Returns:
+        A finding: severity "info" if the model memorised the batch, "error" if not;
+        ``details["losses"]`` and ``details["constant_loss"]``.
+
+    Example:
+
+    >>> diagnose.report(diagnose.overfit_one_batch(model, x[:4], y[:4]))  # doctest: +SKIP
+    """
+    losses = _batch_losses(model, x, y, loss, learning_rate, steps)
+    constant = _constant_loss(model, y, loss)
+    first, last = losses[0], losses[-1]
+    reference = first if constant is None else constant
+    details = {"losses": losses, "constant_loss": constant}
+    symptom = f"Loss went from {first:.4g} to {last:.4g} in {len(losses)} steps on one batch" + (
+        "." if constant is None else f"; predicting class frequencies everywhere scores "
+        f"{constant:.4g}.")
+    if first <= 1e-12:
+        return Finding("overfit_one_batch", symptom, "The loss is zero from the first step: every "
+                       "pixel is void, or the loss ignores them all.", "Check the masks with "
+                       "check_data; 0/255 binary masks are a common cause.", "error", details)
+    if np.isfinite(last) and last <= target_ratio * reference:
+        return Finding("overfit_one_batch", symptom, "The model, loss and labels fit together: "
+                       "it can memorise one batch.", "Nothing to fix here; if full training still "
+                       "fails, look at the data pipeline, the learning rate and augmentation.",
+                       "info", details)
+    if constant is not None and np.isfinite(last) and last <= 1.2 * constant:
+        return Finding(
+            "overfit_one_batch", symptom, "The loss fell only to about the level of predicting the "
+            "class frequencies everywhere: the model has learned how common each class is (mostly "
+            "background), not where the objects are.", "Train longer on the batch (steps) or with "
+            "another learning rate (lr_range_check); if it stays stuck, the input cannot reach the "
+            "output: check frozen layers, preprocessing (check_data) and the model (check_model).",
+            "error", details)
+    return Finding(
+        "overfit_one_batch", symptom, "A model that cannot memorise a single batch has a bug, not "
+        "too little data: a loss that does not match the output, labels outside the classes or all "
+        "void, frozen weights, or a learning rate far off" + (" (the loss became NaN)."
+                                                              if not np.isfinite(last) else "."),
+        "Run check_model and check_data, then lr_range_check.", "error", details)
+
+
+def lr_range_check(model, x, y, learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1), steps=15,
+                   loss=None, current=None) -> Finding:
+    """Trains copies of the model on one batch at several learning rates and compares the losses.
+
+    Args:
+        model: The model; it is cloned for every rate.
+        x, y: One batch of model inputs and masks.
+        learning_rates: Rates to try (Adam).
+        steps: Steps per rate.
+        loss: As for :func:`overfit_one_batch`.
+        current: Your learning rate; the compiled optimizer's when None (if compiled).
+
+    Returns:
+        A finding: "warning" if ``current`` barely lowers or blows up the loss while another rate
+        lowers it, "error" if no rate lowers it, else "info". ``details["ratios"]`` maps each rate
+        to last loss / first loss.
+
+    Example:
+
+    >>> diagnose.report(diagnose.lr_range_check(model, x[:4], y[:4], current=1e-1))  # doctest: +SKIP
+    """
+    if current is None and getattr(model, "optimizer", None) is not None:
+        rate = keras.ops.convert_to_numpy(model.optimizer.learning_rate)
+        current = float(f"{float(rate):.6g}")  # Rounded, so that 1e-3 in float32 reads 0.001.
+    rates = sorted(set(learning_rates) | ({current} if current else set()))
+    ratios = {}
+    for rate in rates:
+        losses = _batch_losses(model, x, y, loss, rate, steps)
+        ratio = losses[-1] / losses[0] if losses[0] > 0 else float("nan")
+        ratios[rate] = ratio if np.isfinite(ratio) else float("inf")
+    best = min(ratios, key=ratios.get)
+    table = ", ".join(f"{rate:g}: {ratio:.2f}" for rate, ratio in ratios.items())
+    symptom = f"Last/first loss after {steps} steps per learning rate: {table}."
+    details = {"ratios": ratios, "best": best}
+    if ratios[best] > 0.9:
+        return Finding("learning_rate", symptom, "No learning rate lowers the loss, so the rate "
+                       "is not the problem.", "Run overfit_one_batch, check_model and check_data.",
+                       "error", details)
+    if current and (ratios[current] > 1.5 or (ratios[current] > 0.95 and ratios[best] < 0.8)):
+        trend = "blows the loss up" if ratios[current] > 1.5 else "barely moves the loss"
+        return Finding("learning_rate", symptom, f"Your learning rate {current:g} {trend}, while "
+                       f"{best:g} lowers it to {ratios[best]:.0%} of its start.",
+                       f"Train with a rate near {best:g} (a little below the fastest rate that "
+                       "still lowers the loss steadily).", "warning", details)
+    return Finding("learning_rate", symptom, f"The loss falls fastest at {best:g}"
+                   + (f"; your {current:g} lowers it too." if current else "."),
+                   "Pick a rate a little below the fastest one that still lowers the loss steadily.",
+                   "info", details)
+
+
+def report(findings, file=None) -> None:
+    """Prints findings, errors first, as symptom / diagnosis / fix blocks.
+
+    Args:
+        findings: A list of :class:`Finding` (or one finding).
+        file: Where to print; standard output when None.
+    """
+    if isinstance(findings, Finding):
+        findings = [findings]
+    if not findings:
+        print("No problems found.", file=file)
+        return
+    ordered = sorted(findings, key=lambda f: SEVERITIES.index(f.severity)
+                     if f.severity in SEVERITIES else len(SEVERITIES))
+    for finding in ordered:
+        print(f"[{finding.severity.upper()}] {finding.name}", file=file)
+        for label, text in (("Symptom", finding.symptom), ("Diagnosis", finding.diagnosis),
+                            ("Fix", finding.fix)):
+            print(textwrap.fill(text, 100, initial_indent=f"  {label + ':':<11}",
+                                subsequent_indent=" " * 13), file=file)
+    print(f"{len(findings)} finding(s).", file=file)

@@ -1,0 +1,339 @@
+"""Tests for fcnlib.diagnose: every check fires on a broken case and stays silent on a sound one."""
+
+import io
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fcnlib import diagnose
+
+VGG_MEAN_BGR = np.array([103.939, 116.779, 123.68])
+
+
+def names(findings):
+    return sorted(f.name for f in findings)
+
+
+def caffe(images):
+    """Caffe preprocessing written out independently: RGB -> BGR, subtract the ImageNet mean."""
+    return (images[..., ::-1].astype(np.float64) - VGG_MEAN_BGR).astype(np.float32)
+
+
+def block_masks(n=2, size=16, classes=3):
+    """Masks with large blocks of every class, background about 40 %."""
+    masks = np.zeros((n, size, size), np.uint8)
+    masks[:, : size // 2, size // 2:] = 1
+    masks[:, size // 2:, : size // 2 + 2] = classes - 1
+    return masks
+
+
+def images_for(masks, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=masks.shape + (3,)).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+def test_check_data_silent_on_sound_data():
+    masks = block_masks()
+    assert diagnose.check_data(caffe(images_for(masks)), masks, num_classes=3) == []
+    assert diagnose.check_data(caffe(images_for(masks)), masks[..., None], num_classes=3) == []
+
+
+@pytest.mark.parametrize("transform, severity, word", [
+    (lambda im: im / 255.0, "error", "[0, 1]"),
+    (lambda im: im / 127.5 - 1.0, "error", "centred"),
+    (lambda im: (im / 255.0 - 0.45) / 0.225, "error", "centred"),
+    (lambda im: im.astype(np.float32), "warning", "raw"),
+    (lambda im: im, "warning", "raw"),
+])
+def test_check_data_flags_inputs_not_caffe_preprocessed(transform, severity, word):
+    masks = block_masks()
+    findings = diagnose.check_data(transform(images_for(masks)), masks, num_classes=3)
+    assert names(findings) == ["input_range"]
+    assert findings[0].severity == severity and word in findings[0].diagnosis
+
+
+def voc_like_mask(size=64):
+    mask = np.zeros((size, size), np.uint8)
+    quarter = size // 4
+    mask[quarter:-quarter, quarter:-quarter] = 255  # A void outline around the object, as in VOC.
+    mask[quarter + 1:-quarter - 1, quarter + 1:-quarter - 1] = 15
+    return mask
+
+
+def test_check_data_flags_bilinear_resized_masks_but_not_nearest():
+    mask = voc_like_mask()[None, ..., None]
+    images = caffe(images_for(np.zeros((1, 40, 40), np.uint8)))
+    bilinear = tf.image.resize(mask, (40, 40), method="bilinear").numpy()
+    nearest = tf.image.resize(mask, (40, 40), method="nearest").numpy().astype(np.uint8)
+    fractional = diagnose.check_data(images, bilinear, num_classes=21)
+    assert names(fractional) == ["mask_values"] and "fractional" in fractional[0].symptom
+    rounded = np.round(bilinear).astype(np.uint8)
+    stray = [f for f in diagnose.check_data(images, rounded, 21) if f.name == "mask_values"]
+    expected = [v for v in np.unique(rounded).tolist() if 21 <= v < 255]
+    assert len(stray) == 1 and stray[0].details["values"] == expected and len(expected) >= 2
+    assert "mask_values" not in names(diagnose.check_data(images, nearest, num_classes=21))
+
+
+def test_check_data_flags_binary_masks_saved_as_0_and_255():
+    masks = block_masks(classes=2) * 255
+    findings = diagnose.check_data(caffe(images_for(masks)), masks, num_classes=2)
+    assert names(findings) == ["binary_mask_255"] and findings[0].severity == "error"
+    assert diagnose.check_data(caffe(images_for(masks)), masks // 255, num_classes=1) == []
+
+
+def test_check_data_reports_void_and_background_share():
+    masks = np.zeros((2, 20, 20), np.uint8)
+    masks[:, :2, :] = 255
+    masks[:, 10:12, 10:12] = 1
+    findings = {f.name: f for f in diagnose.check_data(caffe(images_for(masks)), masks, 2)}
+    assert set(findings) == {"void_pixels", "background_share"}
+    assert findings["void_pixels"].severity == "info" and "10.0%" in findings["void_pixels"].symptom
+    labelled = (masks != 255).sum()
+    expected = ((masks == 0).sum()) / labelled
+    assert findings["background_share"].details["background_share"] == pytest.approx(expected)
+
+
+def test_check_data_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="masks"):
+        diagnose.check_data(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 9)), 2)
+
+
+# ------------------------------------------------------------------------------------- one-hot
+
+
+def test_check_one_hot_catches_to_categorical_of_void():
+    mask = voc_like_mask(16)
+    findings = diagnose.check_one_hot(keras.utils.to_categorical(mask), num_classes=21)
+    assert names(findings) == ["one_hot_width"] and "255" in findings[0].diagnosis
+    assert names(diagnose.check_one_hot(keras.utils.to_categorical(mask))) == ["one_hot_width"]
+
+
+def test_check_one_hot_catches_all_zero_rows_from_tf_one_hot():
+    mask = voc_like_mask(16)
+    targets = tf.one_hot(np.where(mask == 15, 1, mask), 2).numpy()
+    findings = diagnose.check_one_hot(targets, num_classes=2)
+    assert names(findings) == ["one_hot_zero_rows"]
+    share = (mask == 255).mean()
+    assert f"{share:.1%}" in findings[0].symptom
+
+
+def test_check_one_hot_silent_on_clean_targets_and_flags_resized_ones():
+    mask = block_masks(1)
+    clean = keras.utils.to_categorical(mask, 3)
+    assert diagnose.check_one_hot(clean, num_classes=3) == []
+    assert diagnose.check_data(caffe(images_for(mask)), clean, 3) == []
+    blurred = tf.image.resize(clean, (11, 11), method="bilinear").numpy()
+    assert names(diagnose.check_one_hot(blurred, 3)) == ["one_hot_not_one_hot"]
+
+
+# --------------------------------------------------------------------------------------- model
+
+
+def conv_model(classes=3, activation=None, last=None):
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(classes, 1, activation=activation)(x)
+    if last is not None:
+        x = last(x)
+    return keras.Model(inputs, x)
+
+
+def sparse_ce(from_logits=True):
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=255)
+
+
+def test_check_model_silent_on_logits_with_from_logits_loss():
+    assert diagnose.check_model(conv_model(), loss=sparse_ce()) == []
+    sigmoid = conv_model(1, activation="sigmoid")
+    assert diagnose.check_model(sigmoid, loss=keras.losses.BinaryCrossentropy()) == []
+
+
+@pytest.mark.parametrize("model", [
+    lambda: conv_model(6, activation="softmax"),
+    lambda: conv_model(6, last=keras.layers.Softmax()),
+    lambda: conv_model(6, last=keras.layers.Activation("softmax")),
+])
+def test_check_model_flags_softmax_with_from_logits(model):
+    model = model()
+    model.compile("adam", loss=sparse_ce())
+    findings = diagnose.check_model(model)
+    assert names(findings) == ["probabilities_with_from_logits"]
+    # The loss floor for 6 classes: softmax of probabilities in (0, 1) peaks at e / (e + 5).
+    assert f"{-np.log(np.e / (np.e + 5)):.2f}" in findings[0].diagnosis
+    assert diagnose.check_model(model, loss=sparse_ce(from_logits=False)) == []
+
+
+def test_check_model_flags_logits_with_probability_loss():
+    findings = diagnose.check_model(conv_model(), loss="sparse_categorical_crossentropy")
+    assert names(findings) == ["logits_with_probability_loss"]
+    assert names(diagnose.check_model(conv_model(), loss=sparse_ce(False))) == names(findings)
+
+
+def test_check_model_flags_keras_mean_iou_fed_scores():
+    metrics = pytest.importorskip("fcnlib.metrics")
+    model = conv_model()
+    model.compile("adam", sparse_ce(), metrics=[keras.metrics.MeanIoU(3, ignore_class=255)])
+    assert names(diagnose.check_model(model)) == ["mean_iou_on_probabilities"]
+    for ok in (keras.metrics.MeanIoU(3, sparse_y_pred=False), metrics.StreamingMeanIoU(3),
+               keras.metrics.BinaryIoU()):
+        assert diagnose.check_model(model, metrics=[ok]) == []
+    # The diagnosis holds: a sigmoid channel fed to MeanIoU counts every pixel as class 0.
+    plain = keras.metrics.MeanIoU(2)
+    plain.update_state(np.array([[0, 1], [1, 1]]), np.array([[0.1, 0.9], [0.8, 0.7]])[..., None])
+    assert plain.total_cm.numpy()[:, 1].sum() == 0
+
+
+def backbone_model(freeze_bn, freeze_conv=True):
+    inputs = keras.Input((None, None, 3))
+    conv = keras.layers.Conv2D(4, 3, padding="same", name="block1_conv1")
+    bn = keras.layers.BatchNormalization(name="block1_bn")
+    x = bn(conv(inputs))
+    outputs = keras.layers.Conv2D(3, 1, name="score")(keras.layers.ReLU()(x))
+    conv.trainable = not freeze_conv
+    bn.trainable = not freeze_bn
+    return keras.Model(inputs, outputs)
+
+
+def test_check_model_flags_trainable_batchnorm_after_frozen_layers():
+    findings = diagnose.check_model(backbone_model(freeze_bn=False), loss=sparse_ce())
+    assert names(findings) == ["batchnorm_in_frozen_backbone"]
+    assert findings[0].details["layers"] == ["block1_bn"]
+    assert diagnose.check_model(backbone_model(freeze_bn=True), loss=sparse_ce()) == []
+    # Training everything, BN included, is sound.
+    assert diagnose.check_model(backbone_model(False, freeze_conv=False), loss=sparse_ce()) == []
+    # A whole backbone frozen as a nested model freezes its BN layers too.
+    backbone = backbone_model(freeze_bn=False)
+    backbone.trainable = False
+    inputs = keras.Input((None, None, 3))
+    outer = keras.Model(inputs, keras.layers.Conv2D(3, 1)(backbone(inputs)))
+    assert diagnose.check_model(outer, loss=sparse_ce()) == []
+
+
+def test_keras_runs_frozen_batchnorm_in_inference_mode():
+    # The fact the diagnosis states: trainable=False BN uses moving statistics even in training.
+    bn = keras.layers.BatchNormalization()
+    x = np.random.default_rng(0).normal(5.0, 3.0, size=(8, 4)).astype(np.float32)
+    bn(x)
+    bn.trainable = False
+    np.testing.assert_allclose(bn(x, training=True), bn(x, training=False))
+    bn.trainable = True
+    assert not np.allclose(bn(x, training=True), bn(x, training=False))
+
+
+def test_check_model_flags_trainable_changed_after_compile_and_nothing_trainable():
+    model = conv_model()
+    model.compile("adam", sparse_ce())
+    assert diagnose.check_model(model) == []
+    model.layers[1].trainable = False
+    assert names(diagnose.check_model(model)) == ["trainable_changed_after_compile"]
+    model.trainable = False
+    model.compile("adam", sparse_ce())
+    findings = diagnose.check_model(model)
+    assert names(findings) == ["nothing_trainable"] and findings[0].severity == "error"
+
+
+def test_check_model_flags_wrong_output_size_and_size_failures():
+    inputs = keras.Input((None, None, 3))
+    pooled = keras.layers.MaxPooling2D(2)(keras.layers.Conv2D(3, 3, padding="same")(inputs))
+    assert names(diagnose.check_model(keras.Model(inputs, pooled), sparse_ce())) == ["output_size"]
+    up = keras.layers.UpSampling2D(4)(keras.layers.MaxPooling2D(4)(pooled))
+    skip = keras.layers.Add()([pooled, up])
+    findings = diagnose.check_model(keras.Model(inputs, skip), sparse_ce())
+    assert names(findings) == ["fails_on_input_size"]
+    assert diagnose.check_model(keras.Model(inputs, skip), sparse_ce(), probe_size=None) == []
+    # At a multiple of 32 the sizes agree, and only the halved output is left to report.
+    assert names(diagnose.check_model(keras.Model(inputs, skip), sparse_ce(), probe_size=(64, 96))
+                 ) == ["output_size"]
+
+
+# ------------------------------------------------------------------------------ short training
+
+
+def learnable_batch(classes=3, seed=0):
+    """A batch whose labels follow from each pixel's colour, so a 1x1 conv can learn them."""
+    x = np.random.default_rng(seed).normal(size=(4, 12, 12, 3)).astype(np.float32)
+    y = (x[..., 0] > 0).astype(np.int32) + (x[..., 1] > 0.5).astype(np.int32) * (classes - 2)
+    return x, y
+
+
+def test_overfit_one_batch_passes_a_sound_model_without_changing_it():
+    keras.utils.set_random_seed(0)
+    model = conv_model()
+    before = [w.copy() for w in model.get_weights()]
+    finding = diagnose.overfit_one_batch(model, *learnable_batch(), steps=40, learning_rate=3e-2,
+                                         loss=sparse_ce())
+    assert finding.severity == "info"
+    losses = finding.details["losses"]
+    assert len(losses) == 40 and losses[-1] < 0.5 * losses[0]
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def blind_model(classes=3):
+    """A model whose output cannot depend on the input: a frozen all-zero layer feeds the head."""
+    inputs = keras.Input((None, None, 3))
+    zeros = keras.layers.Conv2D(2, 1, kernel_initializer="zeros", trainable=False)(inputs)
+    return keras.Model(inputs, keras.layers.Conv2D(classes, 1)(zeros))
+
+
+def test_overfit_one_batch_tells_class_frequencies_from_memorising():
+    keras.utils.set_random_seed(0)
+    x, y = learnable_batch()
+    y[:, :2] = 255
+    finding = diagnose.overfit_one_batch(blind_model(), x, y, steps=60, learning_rate=5e-2,
+                                         loss=sparse_ce())
+    # The constant prediction's loss is the entropy of the label frequencies, in NumPy.
+    valid = y[y != 255]
+    p = np.bincount(valid, minlength=3) / valid.size
+    assert finding.details["constant_loss"] == pytest.approx(-(p * np.log(p)).sum(), rel=1e-4)
+    assert finding.severity == "error" and "frequencies" in finding.diagnosis
+    assert finding.details["losses"][-1] == pytest.approx(finding.details["constant_loss"], rel=0.1)
+
+
+def test_overfit_one_batch_fails_on_softmax_twice_frozen_or_all_void():
+    keras.utils.set_random_seed(0)
+    x, y = learnable_batch(6)
+    twice = conv_model(6, activation="softmax")
+    assert diagnose.overfit_one_batch(twice, x, y, 40, 3e-2, loss=sparse_ce()).severity == "error"
+    frozen = conv_model()
+    frozen.trainable = False
+    x3, y3 = learnable_batch()
+    assert diagnose.overfit_one_batch(frozen, x3, y3, 5, loss=sparse_ce()).severity == "error"
+    void = diagnose.overfit_one_batch(conv_model(), x3, np.full_like(y3, 255), 3, loss=sparse_ce())
+    assert void.severity == "error" and "void" in void.diagnosis
+
+
+def test_lr_range_check_flags_a_rate_far_off_and_accepts_a_good_one():
+    keras.utils.set_random_seed(0)
+    model, (x, y) = conv_model(), learnable_batch()
+    kwargs = dict(learning_rates=(3e-2,), steps=10, loss=sparse_ce())
+    low = diagnose.lr_range_check(model, x, y, current=1e-7, **kwargs)
+    assert low.severity == "warning" and low.details["best"] == 3e-2
+    assert low.details["ratios"][1e-7] == pytest.approx(1.0, abs=0.01)
+    good = diagnose.lr_range_check(model, x, y, current=3e-2, **kwargs)
+    assert good.severity == "info"
+    model.compile(keras.optimizers.Adam(1e-7), sparse_ce())
+    assert diagnose.lr_range_check(model, x, y, **kwargs).details["ratios"].keys() == {1e-7, 3e-2}
+    model.trainable = False
+    assert diagnose.lr_range_check(model, x, y, **kwargs).severity == "error"
+
+
+# -------------------------------------------------------------------------------------- report
+
+
+def test_report_prints_errors_first_and_says_when_all_is_well():
+    out = io.StringIO()
+    diagnose.report([diagnose.Finding("b", "s1", "d1", "f1", "info"),
+                     diagnose.Finding("a", "s2", "d2", "f2", "error")], file=out)
+    text = out.getvalue()
+    assert text.index("[ERROR] a") < text.index("[INFO] b")
+    for part in ("Symptom:", "Diagnosis:", "Fix:", "s2", "d2", "f2", "2 finding(s)"):
+        assert part in text
+    out = io.StringIO()
+    diagnose.report([], file=out)
+    assert out.getvalue() == "No problems found.\n"
