@@ -215,7 +215,7 @@ def load_backbone_weights(model: keras.Model, weights) -> list[str]:
     >>> fcn = fcn32s(6, width=0.25, fc6_kernel=3)  # doctest: +SKIP
     >>> load_backbone_weights(fcn, "synthetic")  # doctest: +SKIP
 
-    Introduced in notebooks/03_transfer_learning.ipynb.
+    Introduced in notebooks/02_fully_convolutional.ipynb.
     """
     if weights is None:
         return []

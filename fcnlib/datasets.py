@@ -75,7 +75,7 @@ def load_voc(root=None, split="train", sbd_root=None, *, download=False, validat
 
     >>> val = load_voc(split="val")  # doctest: +SKIP
 
-    Introduced in notebooks/06_real_data.ipynb.
+    Introduced in notebooks/00_setup_and_data.ipynb.
     """
     if split not in VOC_SPLITS:
         raise ValueError(f"Unknown VOC split {split!r}; choose one of {VOC_SPLITS}.")
@@ -139,7 +139,7 @@ def load_oxford_pets(root=None, split="trainval", border="void", *, download=Fal
 
     >>> pets = load_oxford_pets(split="test", border="class")  # doctest: +SKIP
 
-    Introduced in notebooks/06_real_data.ipynb.
+    Introduced in notebooks/00_setup_and_data.ipynb.
     """
     if split not in PETS_SPLITS:
         raise ValueError(f"Unknown Oxford-IIIT Pet split {split!r}; choose one of {PETS_SPLITS}.")
@@ -208,7 +208,7 @@ def load_folder(directory, split=None, classes=None, *, validate=False):
 
     >>> data = load_folder("my_signs", "train", ["background", "sign"])  # doctest: +SKIP
 
-    Introduced in notebooks/06_real_data.ipynb.
+    Introduced in notebooks/00_setup_and_data.ipynb.
     """
     root = Path(directory)
     images, masks = _index(root / "images", IMAGE_SUFFIXES), _index(root / "masks", MASK_SUFFIXES)

@@ -17,7 +17,7 @@ Example:
 >>> from fcnlib import diagnose  # doctest: +SKIP
 >>> diagnose.report(diagnose.check_data(x, y, 21) + diagnose.check_model(model))
 
-Introduced in notebooks/06_why_wont_it_learn.ipynb.
+Introduced in notebooks/07_why_wont_it_learn.ipynb.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def download(url, path, sha256=None, *, retries=RETRIES, progress=True) -> Path:
 
     >>> download(VOC_TRAINVAL.urls, "data/voc.tar", VOC_TRAINVAL.sha256)  # doctest: +SKIP
 
-    Introduced in notebooks/06_real_data.ipynb.
+    Introduced in notebooks/00_setup_and_data.ipynb.
     """
     urls = [url] if isinstance(url, str) else list(url)
     path = Path(path)

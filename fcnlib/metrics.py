@@ -321,7 +321,7 @@ class SoftDiceLoss(keras.losses.Loss):
 
     Dice_c = (2 Σ p_c g_c + smooth) / (Σ p_c + Σ g_c + smooth), with ``p`` the softmax (or sigmoid)
     probabilities and ``g`` the one-hot truth, both zeroed at void pixels. Written by hand: Keras'
-    ``Dice`` loss has no ignore label. Introduced in notebooks/06_why_wont_it_learn.ipynb.
+    ``Dice`` loss has no ignore label. Introduced in notebooks/07_why_wont_it_learn.ipynb.
     """
 
     def __init__(self, num_classes, ignore_label=IGNORE_LABEL, from_logits=True, smooth=1.0,
@@ -394,6 +394,6 @@ def soft_dice_loss(num_classes, ignore_label=IGNORE_LABEL, from_logits=True) -> 
 
     >>> model.compile("adam", loss=soft_dice_loss(6))  # doctest: +SKIP
 
-    Introduced in notebooks/06_why_wont_it_learn.ipynb.
+    Introduced in notebooks/07_why_wont_it_learn.ipynb.
     """
     return SoftDiceLoss(num_classes, ignore_label=ignore_label, from_logits=from_logits)

@@ -225,7 +225,7 @@ def convolutionalize(classifier: keras.Model, padding: str = "valid") -> keras.M
 
     >>> scores = convolutionalize(vgg16_classifier((96, 96, 3), 5))(np.zeros((1, 160, 96, 3)))
 
-    Introduced in notebooks/03_convolutionalization.ipynb.
+    Introduced in notebooks/02_fully_convolutional.ipynb.
     """
     names = {"fc1": "fc6", "fc2": "fc7", "predictions": "score"}
     chain = [layer for layer in classifier.layers if not isinstance(layer, keras.layers.InputLayer)]

@@ -5,7 +5,7 @@ nearest-neighbour interpolation: bilinear resizing would blend labels 0 and 2 in
 And an image and its mask always go through the same random crop, flip and scale, drawn from
 stateless random ops, so a seed reproduces a run exactly.
 
-Introduced in notebooks/00_setup_and_data.ipynb; augmentation in notebooks/06_real_data.ipynb.
+Introduced in notebooks/00_setup_and_data.ipynb, augmentation included.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def augment(image, mask, seed, crop_size=None, flip=True, scale_range=(0.75, 1.2
 
     >>> image, mask = augment(images[0], masks[0], seed=(1, 2), crop_size=64)  # doctest: +SKIP
 
-    Introduced in notebooks/06_real_data.ipynb.
+    Introduced in notebooks/00_setup_and_data.ipynb.
     """
     image, mask = tf.convert_to_tensor(image), tf.convert_to_tensor(mask)
     if image.shape.rank != 3 or mask.shape.rank != 2:
