@@ -1,0 +1,205 @@
+"""The series' shared recipes: which data, which model, how it trains, under one cache key each.
+
+Notebooks train through :func:`train_model`, so a model trained in one notebook (FCN-32s in 02) is
+loaded from the checkpoint cache by a later one (05 starts FCN-16s from it, 06 compares everything)
+instead of being trained again. Everything profile-dependent lives here: the quick profile uses the
+synthetic scenes, the quarter-width VGG16 pretrained on them and ``fc6`` of 3x3; the full profile
+uses PASCAL VOC 2012 (with SBD when present), ImageNet VGG16 and ``fc6`` of 7x7, as in the paper.
+
+Tasks: ``"binary"`` (sign, or any VOC object, against background; the learner's problem) and
+``"multiclass"`` (the five sign classes, or the 20 VOC classes, with void 255).
+
+Example:
+
+>>> from fcnlib import recipes
+>>> data = recipes.make_datasets("binary")  # doctest: +SKIP
+>>> fcn8s, history = recipes.train_model("fcn8s", "binary", datasets=data)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fcnlib import config, datasets, metrics, models, pipeline, synthetic, train
+
+VARIANTS = ("dense", "fcn32s", "fcn16s", "fcn8s")
+SCHEDULES = ("staged", "at_once")
+TASKS = ("binary", "multiclass")
+# The variant each staged FCN starts from (the paper's FCN-32s -> FCN-16s -> FCN-8s).
+STAGED_FROM = {"fcn16s": "fcn32s", "fcn8s": "fcn16s"}
+SEED = 0  # Seed of every recipe: weights, shuffling, dropout.
+# A staged FCN-16s or FCN-8s fine-tunes for this share of the profile's epochs (at least one): it
+# starts from a trained model, as in the paper, where the later stages train for less time.
+STAGED_EPOCH_SHARE = 0.5
+
+
+def _profile(profile) -> config.Profile:
+    return profile if isinstance(profile, config.Profile) else config.get_profile(profile)
+
+
+def _check(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"Unknown {name} {value!r}; choose one of {allowed}.")
+
+
+def class_names(task: str = "binary", profile=None) -> tuple[str, ...]:
+    """Returns the class names of ``task`` on the profile's dataset (index = class)."""
+    _check("task", task, TASKS)
+    if task == "binary":
+        return ("background", "object") if _profile(profile).dataset == "voc" else config.BINARY_CLASSES
+    return config.VOC_CLASSES if _profile(profile).dataset == "voc" else config.MULTICLASS_CLASSES
+
+
+@functools.lru_cache(maxsize=4)
+def synthetic_splits(task: str, profile: config.Profile) -> dict:
+    """The profile's synthetic splits as arrays, generated once per process (a few seconds)."""
+    return synthetic.splits(task, profile=profile)
+
+
+def _binarize(image, mask):
+    """VOC classes 1..20 become 1 ("object"); background stays 0 and void stays 255."""
+    object_ = tf.logical_and(mask > 0, mask != config.IGNORE_LABEL)
+    return image, tf.where(object_, tf.ones_like(mask), mask)
+
+
+def make_datasets(task: str = "binary", profile=None, augment: bool | None = None) -> dict:
+    """Returns ``{"train", "val", "test"}`` batched ``tf.data`` datasets of the profile.
+
+    Quick: the synthetic splits (800 / 100 / 200 scenes of 96x96), no augmentation. Full: VOC
+    ``train_aug`` (``train`` when the SBD is missing) for training, random scale / crop / flip to
+    ``image_size``, and VOC ``val`` for both validation and test (the paper reports on val too).
+
+    Args:
+        task: ``"binary"`` or ``"multiclass"``.
+        profile: A profile name or :class:`config.Profile`; the active one when None.
+        augment: Override the profile's choice of training augmentation.
+
+    Returns:
+        A dict of datasets of ``(float32 images, int32 masks)`` batches.
+    """
+    _check("task", task, TASKS)
+    profile = _profile(profile)
+    size, batch = profile.image_size, profile.batch_size
+    augment = (profile.dataset != "synthetic") if augment is None else augment
+    if profile.dataset == "synthetic":
+        sources = synthetic_splits(task, profile)
+    elif profile.dataset == "voc":
+        try:
+            train_split = datasets.load_voc(split="train_aug")
+        except FileNotFoundError:
+            train_split = datasets.load_voc(split="train")
+        val_split = datasets.load_voc(split="val")
+        sources = {"train": train_split, "val": val_split, "test": val_split}
+        if task == "binary":
+            sources = {k: v.map(_binarize) for k, v in sources.items()}
+    else:
+        raise ValueError(f"Profile {profile.name!r} has dataset {profile.dataset!r}; recipes know "
+                         "'synthetic' and 'voc'. Use fcnlib.pipeline.make_dataset for other data.")
+    return {name: pipeline.make_dataset(source, batch, training=name == "train", image_size=size,
+                                        augment=augment and name == "train", seed=SEED)
+            for name, source in sources.items()}
+
+
+def fc6_kernel(profile=None) -> int:
+    """``fc6``'s kernel: 7 for ImageNet VGG16 (224 / 32), 3 for the quick backbone (96 / 32)."""
+    return 7 if _profile(profile).backbone_weights == "imagenet" else config.QUICK.image_size // 32
+
+
+def build(variant: str, task: str = "binary", upsampling: str = "fixed", skip_scaling: bool = False,
+          profile=None, weights="profile") -> keras.Model:
+    """Builds a variant of the series with the profile's backbone, width and ``fc6`` kernel.
+
+    ``"dense"`` is the learner's dense-reshape baseline at the profile's image size (binary only:
+    one sigmoid channel); the FCNs output ``len(class_names(task))`` logits at any input size.
+    ``weights="profile"`` loads the profile's backbone weights; pass None for random ones.
+    """
+    _check("variant", variant, VARIANTS)
+    profile = _profile(profile)
+    weights = profile.backbone_weights if weights == "profile" else weights
+    if variant == "dense":
+        if task != "binary":
+            raise ValueError("The dense baseline is the learner's binary model; use task='binary'.")
+        size = profile.image_size if profile.backbone_weights != "imagenet" else 224
+        return models.dense_reshape_vgg16((size, size, 3), 1, weights=weights, width=profile.width)
+    builder = {"fcn32s": models.fcn32s, "fcn16s": models.fcn16s, "fcn8s": models.fcn8s}[variant]
+    return builder(len(class_names(task, profile)), weights=weights, width=profile.width,
+                   upsampling=upsampling, fc6_kernel=fc6_kernel(profile), skip_scaling=skip_scaling)
+
+
+def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
+                schedule: str = "staged", *, profile=None, datasets=None, epochs=None,
+                verbose="auto", cache=True):
+    """Trains a variant with the series' recipe, or loads it from the checkpoint cache.
+
+    FCNs train with Adam at the profile's learning rate, ``metrics.segmentation_loss`` (void
+    ignored) and ``StreamingMeanIoU``. ``schedule="staged"`` starts FCN-16s from the trained
+    FCN-32s and FCN-8s from the trained FCN-16s (same task and upsampling), each trained for the
+    profile's epochs; ``"at_once"`` trains FCN-16s / FCN-8s from the backbone with the skip
+    inputs scaled (0.01, 0.0001). Staged stages train for ``STAGED_EPOCH_SHARE`` of the epochs,
+    so the staged FCN-8s has seen 1 + 0.5 + 0.5 times the epochs of the at-once one. The dense baseline trains as the learner did: binary
+    cross-entropy on its sigmoid output, Keras ``accuracy`` as the metric.
+
+    Args:
+        variant: One of ``VARIANTS``.
+        task: One of ``TASKS``.
+        upsampling: ``"fixed"``, ``"learned"`` or ``"random"`` (see ``layers.upsample_layer``).
+        schedule: One of ``SCHEDULES`` (only matters for FCN-16s and FCN-8s).
+        profile: A profile name or :class:`config.Profile`; the active one when None.
+        datasets: The output of :func:`make_datasets` (built when None).
+        epochs: Epochs of an FCN-32s, an at-once FCN or the dense baseline; the profile's when
+            None. Staged stages take ``STAGED_EPOCH_SHARE`` of it.
+        verbose: Keras verbosity.
+        cache: False to train without the checkpoint cache.
+
+    Returns:
+        ``(model, history)`` as from ``train.train_or_load``.
+
+    Introduced in notebooks/02_fully_convolutional.ipynb.
+    """
+    _check("variant", variant, VARIANTS)
+    _check("schedule", schedule, SCHEDULES)
+    profile = _profile(profile)
+    datasets = make_datasets(task, profile) if datasets is None else datasets
+    staged = variant in STAGED_FROM and schedule == "staged"
+    key = {"recipe": variant, "task": task, "upsampling": upsampling,
+           "schedule": schedule if variant in STAGED_FROM else None, "seed": SEED,
+           "profile": dataclasses.asdict(profile)}
+
+    def build_fn():
+        previous = None
+        if staged:  # Trained (or loaded) first, so the seed below starts every run alike.
+            previous, _ = train_model(STAGED_FROM[variant], task, upsampling, schedule,
+                                      profile=profile, datasets=datasets, epochs=epochs,
+                                      verbose=verbose, cache=cache)
+        train.set_seed(SEED)
+        model = build(variant, task, upsampling, skip_scaling=variant in STAGED_FROM and not staged,
+                      profile=profile)
+        if previous is not None:
+            models.transfer_weights(previous, model)
+        return model
+
+    loss = metric = None
+    if variant == "dense":
+        loss, metric = keras.losses.BinaryCrossentropy(), ["accuracy"]
+    epochs = epochs or profile.epochs
+    own_epochs = max(1, round(epochs * STAGED_EPOCH_SHARE)) if staged else epochs
+    return train.train_or_load(build_fn, key, datasets["train"], datasets["val"],
+                               epochs=own_epochs, learning_rate=profile.learning_rate, loss=loss,
+                               metrics=metric, verbose=verbose, cache=cache)
+
+
+def scores(model, data, task: str = "binary", profile=None) -> dict:
+    """``metrics.evaluate`` with the task's class count (1 for the sigmoid dense baseline)."""
+    channels = model.output_shape[-1]
+    num_classes = 1 if channels == 1 else len(class_names(task, profile))
+    return metrics.evaluate(model, data, num_classes)
+
+
+def predict_labels(model, images) -> np.ndarray:
+    """Class indices (N, H, W) for uint8 images (N, H, W, 3), preprocessed as the series does."""
+    return metrics.predict_labels(model.predict(pipeline.preprocess_vgg16(images), verbose=0))

@@ -1,0 +1,80 @@
+"""The shared recipes: class names, model shapes per profile, staged training through the cache."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fcnlib import config, recipes
+
+# A profile small enough to train in seconds; its own settings go into every cache key.
+TINY = dataclasses.replace(config.QUICK, name="tiny", image_size=64, num_train=16, num_val=8,
+                           num_test=8, batch_size=8, epochs=1)
+
+
+def test_class_names_follow_task_and_dataset():
+    assert recipes.class_names("binary", "quick") == ("background", "sign")
+    assert len(recipes.class_names("multiclass", "quick")) == 6
+    assert len(recipes.class_names("multiclass", "full")) == 21
+    assert recipes.class_names("binary", "full") == ("background", "object")
+    with pytest.raises(ValueError, match="task 'three'"):
+        recipes.class_names("three")
+
+
+def test_fc6_kernel_matches_the_backbone():
+    assert recipes.fc6_kernel("quick") == 3
+    assert recipes.fc6_kernel("full") == 7
+
+
+@pytest.mark.parametrize("variant", ["fcn32s", "fcn16s", "fcn8s"])
+def test_fcns_have_the_task_classes_and_any_size(variant):
+    model = recipes.build(variant, "multiclass", profile="quick", weights=None)
+    assert model.name == variant
+    assert model.get_layer("fc6").kernel.shape[:2] == (3, 3)
+    out = model(np.zeros((1, 70, 45, 3), "float32"))
+    assert tuple(out.shape) == (1, 70, 45, 6)
+
+
+def test_dense_baseline_is_binary_at_the_profile_size():
+    model = recipes.build("dense", profile="quick", weights=None)
+    assert model.output_shape == (None, 96, 96, 1)
+    with pytest.raises(ValueError, match="binary"):
+        recipes.build("dense", "multiclass", profile="quick", weights=None)
+
+
+def test_datasets_have_the_profile_sizes():
+    data = recipes.make_datasets("multiclass", TINY)
+    images, masks = next(iter(data["train"]))
+    assert tuple(images.shape) == (8, 64, 64, 3) and tuple(masks.shape) == (8, 64, 64)
+    assert sum(int(x.shape[0]) for x, _ in data["test"]) == 8
+    assert set(np.unique(masks.numpy())) <= {0, 1, 2, 3, 4, 5, 255}
+
+
+def test_binarize_keeps_void_and_merges_objects():
+    _, mask = recipes._binarize(None, np.array([0, 3, 20, 255], np.uint8))
+    assert mask.numpy().tolist() == [0, 1, 1, 255]
+
+
+def test_staged_fcn16s_starts_from_the_cached_fcn32s(capsys):
+    data = recipes.make_datasets("binary", TINY)
+    fcn32s, _ = recipes.train_model("fcn32s", "binary", profile=TINY, datasets=data, verbose=0)
+    capsys.readouterr()
+    fcn16s, history = recipes.train_model("fcn16s", "binary", profile=TINY, datasets=data, verbose=0)
+    out = capsys.readouterr().out
+    assert "Loaded fcn32s from cache" in out, "the staged FCN-16s should reuse the trained FCN-32s"
+    assert len(history["loss"]) == 1
+    # A second call loads FCN-16s itself, with the same weights.
+    again, _ = recipes.train_model("fcn16s", "binary", profile=TINY, datasets=data, verbose=0)
+    assert "Loaded fcn16s from cache" in capsys.readouterr().out
+    for a, b in zip(fcn16s.weights, again.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert isinstance(fcn16s.get_layer("upscore2"), type(fcn32s.get_layer("upscore32")))
+
+
+def test_at_once_scales_the_skips_and_unknown_names_fail():
+    model = recipes.build("fcn8s", skip_scaling=True, profile="quick", weights=None)
+    assert model.get_layer("scale_pool3").scale == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="schedule"):
+        recipes.train_model("fcn8s", schedule="sometimes", profile=TINY)
+    with pytest.raises(ValueError, match="variant"):
+        recipes.build("fcn4s", profile="quick")
