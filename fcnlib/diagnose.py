@@ -8,9 +8,11 @@ is well); :func:`report` prints them. The checks are:
 - :func:`check_one_hot`: void 255 leaking into one-hot targets (256 columns, or all-zero rows).
 - :func:`check_model`: softmax/sigmoid output with a ``from_logits=True`` loss (and logits with a
   probability loss), Keras ``MeanIoU`` fed probabilities, trainable BatchNorm inside a frozen
-  backbone, ``trainable`` changed after ``compile``, nothing to train, output size != input size.
+  backbone, ``trainable`` changed after ``compile``, nothing to train, output size != input size,
+  Adadelta at Keras' default rate.
 - :func:`overfit_one_batch` and :func:`lr_range_check`: short training runs on one batch, on a copy
   of the model, that tell whether the loss can drop at all and which learning rate drops it.
+- :func:`check_all`: all of the above on one batch of your data, in one call.
 
 Example:
 
@@ -32,6 +34,8 @@ import numpy as np
 from fcnlib import config
 
 SEVERITIES = ("error", "warning", "info")
+# Adadelta below this rate takes steps too small to train in a reasonable time (its paper uses 1.0).
+ADADELTA_MIN_RATE = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -324,6 +328,21 @@ def _check_trainable(model):
     return findings
 
 
+def _check_optimizer(model):
+    optimizer = getattr(model, "optimizer", None)
+    if not isinstance(optimizer, keras.optimizers.Adadelta):
+        return []
+    rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    if rate >= ADADELTA_MIN_RATE:
+        return []
+    return [Finding(
+        "adadelta_learning_rate", f"The model trains with Adadelta at learning_rate={rate:g}.",
+        "Adadelta was designed to run without a learning rate (1.0 in its paper), but Keras' "
+        "default is 0.001: every step is a thousandth of the intended one, so the loss barely moves "
+        "for thousands of steps.", "Use Adadelta(learning_rate=1.0), or Adam with a rate from "
+        "lr_range_check.", "warning", {"learning_rate": rate})]
+
+
 def _check_output_size(model, probe_size):
     shape = model.input_shape
     if probe_size is None or not isinstance(shape, tuple) or len(shape) != 4 or shape[3] is None:
@@ -371,7 +390,7 @@ def check_model(model, loss=None, metrics=None, probe_size=(70, 90)) -> list[Fin
     metrics = _compiled_metrics(model) if metrics is None else list(metrics)
     channels = model.output_shape[-1]
     return (_check_loss_and_output(model, loss, channels) + _check_mean_iou(metrics, channels)
-            + _check_batchnorm(model) + _check_trainable(model)
+            + _check_batchnorm(model) + _check_trainable(model) + _check_optimizer(model)
             + _check_output_size(model, probe_size))
 
 
@@ -529,6 +548,51 @@ def lr_range_check(model, x, y, learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1), s
                    + (f"; your {current:g} lowers it too." if current else "."),
                    "Pick a rate a little below the fastest one that still lowers the loss steadily.",
                    "info", details)
+
+
+def check_all(model, x, y, num_classes=None, loss=None, steps=40, learning_rate=1e-3,
+              learning_rates=(1e-4, 1e-3, 1e-2)) -> list[Finding]:
+    """Runs every check on one batch of your data and your model: the one call to start with.
+
+    :func:`check_data` and :func:`check_model` look at the arrays and the set-up;
+    :func:`overfit_one_batch` and :func:`lr_range_check` then train copies of the model on the
+    batch. A training run that raises (for example a loss that meets label 255 without
+    ``ignore_class``) becomes a finding instead of an exception.
+
+    Args:
+        model: Your Keras segmentation model, compiled or not (it is not changed).
+        x, y: One small batch of model inputs, as you feed them, and masks (or one-hot targets).
+        num_classes: The number of classes; the model's output channels when None.
+        loss: The loss; the compiled loss, or ``metrics.segmentation_loss``, when None.
+        steps: Steps of :func:`overfit_one_batch` (``lr_range_check`` takes half as many).
+        learning_rate: Adam's rate in :func:`overfit_one_batch`.
+        learning_rates: The rates :func:`lr_range_check` compares (with the compiled one).
+
+    Returns:
+        A list of findings, for :func:`report`.
+
+    Example:
+
+    >>> diagnose.report(diagnose.check_all(model, x_train[:4], y_train[:4]))  # doctest: +SKIP
+    """
+    num_classes = model.output_shape[-1] if num_classes is None else num_classes
+    findings = check_data(x, y, num_classes) + check_model(model, loss=loss)
+    runs = (lambda: overfit_one_batch(model, x, y, steps, learning_rate, loss=loss),
+            lambda: lr_range_check(model, x, y, learning_rates, max(steps // 2, 1), loss=loss))
+    for run in runs:
+        try:
+            findings.append(run())
+        except Exception as error:  # The message is the finding; the traceback would hide it.
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            findings.append(Finding(
+                "training_fails", f"Training on one batch raises {type(error).__name__}: "
+                f"{message[:240]}", "The loss cannot be computed for these targets and outputs: "
+                "typically void 255 (or another value) outside the classes with no ignore_class, "
+                "or one-hot targets whose width differs from the model's output.",
+                "Keep masks as class indices and use metrics.segmentation_loss "
+                "(SparseCategoricalCrossentropy(from_logits=True, ignore_class=255)).", "error"))
+            break
+    return findings
 
 
 def report(findings, file=None) -> None:

@@ -323,6 +323,53 @@ def test_lr_range_check_flags_a_rate_far_off_and_accepts_a_good_one():
     assert diagnose.lr_range_check(model, x, y, **kwargs).severity == "error"
 
 
+def test_check_model_flags_adadelta_at_the_keras_default_rate():
+    model = conv_model()
+    model.compile(keras.optimizers.Adadelta(), sparse_ce())
+    findings = diagnose.check_model(model)
+    assert names(findings) == ["adadelta_learning_rate"]
+    assert findings[0].details["learning_rate"] == pytest.approx(1e-3)
+    model.compile(keras.optimizers.Adadelta(1.0), sparse_ce())
+    assert diagnose.check_model(model) == []
+
+
+def test_adadelta_at_the_default_rate_barely_trains():
+    # The fact the diagnosis states, measured with an independent loop: in the same 40 steps the
+    # loss falls at rate 1.0 and at Keras' default 0.001 by less than a twentieth as much.
+    x, y = learnable_batch()
+    drops = {}
+    for rate in (1e-3, 1.0):
+        keras.utils.set_random_seed(0)
+        model = conv_model()
+        model.compile(keras.optimizers.Adadelta(rate), sparse_ce())
+        losses = [float(model.train_on_batch(x, y)) for _ in range(40)]
+        drops[rate] = 1 - losses[-1] / losses[0]
+    assert drops[1.0] > 0.05 and drops[1e-3] < drops[1.0] / 20, drops
+
+
+# ------------------------------------------------------------------------------------- check_all
+
+
+def test_check_all_combines_every_check_and_reports_a_failing_loss():
+    keras.utils.set_random_seed(0)
+    x, y = learnable_batch()
+    model = conv_model()
+    findings = diagnose.check_all(model, x, y, loss=sparse_ce(), steps=40, learning_rate=3e-2,
+                                  learning_rates=(3e-2,))
+    by_name = {f.name: f for f in findings}
+    # Standard-normal inputs are no caffe-preprocessed images, and the two training runs report.
+    assert set(by_name) == {"input_range", "overfit_one_batch", "learning_rate"}
+    assert by_name["overfit_one_batch"].severity == "info"
+    assert by_name["input_range"].severity == "error"
+    # A loss without ignore_class meets 255: the checks report it instead of raising (CPU raises;
+    # a GPU may return NaN, which overfit_one_batch reports as an error too).
+    y[:, 0] = 255
+    plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    findings = diagnose.check_all(model, x, y, loss=plain, steps=3, learning_rates=(1e-2,))
+    failing = [f for f in findings if f.name in ("training_fails", "overfit_one_batch")]
+    assert failing and all(f.severity == "error" for f in failing)
+
+
 # -------------------------------------------------------------------------------------- report
 
 
