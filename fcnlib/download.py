@@ -17,6 +17,7 @@ and the fallback that always works: the embedded dataset, :mod:`fcnlib.synthetic
 from __future__ import annotations
 
 import dataclasses
+import errno
 import gzip
 import hashlib
 import http.client
@@ -137,13 +138,18 @@ def download(url, path, sha256=None, *, retries=RETRIES, progress=True) -> Path:
                 "or a different file. Delete it to download it again."
             )
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _local_error(error, path.parent) from error
     failures = []
     for candidate in map(str, urls):
         try:
             digest = _fetch_verified(candidate, part, sha256, retries, progress)
         except (OSError, http.client.HTTPException, ValueError) as error:
+            if _local(error):  # Another mirror cannot help when this machine cannot write.
+                raise _local_error(error, part) from error
             failures.append(f"{candidate}: {error}")
             continue
         os.replace(part, path)
@@ -178,12 +184,30 @@ def _fetch_verified(url, part, sha256, retries, progress):
     return digest
 
 
+# Errors of this machine, not of the server: no retry or mirror helps.
+_LOCAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _local(error) -> bool:
+    code = getattr(error, "errno", None)
+    return not isinstance(error, urllib.error.URLError) and code in _LOCAL_ERRNOS
+
+
+def _local_error(error, where) -> OSError:
+    """An error of the same type that says what to do; a ``.part`` file left behind resumes later."""
+    return type(error)(error.errno, f"Cannot write {where} ({error.strerror}). Free some space or "
+                       f"set {config.DATA_DIR_ENV} to a writable folder with room; a partial "
+                       "download is kept as .part and resumes on the next try.")
+
+
 def _permanent(error) -> bool:
     """Tells whether retrying the same URL is pointless (missing file, forbidden, bad URL)."""
     if isinstance(error, urllib.error.HTTPError):
         return 400 <= error.code < 500 and error.code not in (408, 429)
     if isinstance(error, urllib.error.URLError):
         return isinstance(error.reason, FileNotFoundError)
+    if _local(error):
+        return True
     return isinstance(error, ValueError)
 
 

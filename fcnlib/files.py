@@ -75,7 +75,7 @@ def read_image(path) -> np.ndarray:
         array = np.asarray(image, dtype=np.float64)
         array = np.round(array / max(array.max(), 1) * 255).astype(np.uint8)
         return np.repeat(array[..., None], 3, axis=-1)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return np.array(image.convert("RGB"), dtype=np.uint8)  # A writable copy.
 
 
 def read_mask(path, palette=None) -> np.ndarray:
@@ -90,7 +90,7 @@ def read_mask(path, palette=None) -> np.ndarray:
     """
     image = _open(path)
     if image.mode in ("P", "L"):
-        return np.asarray(image, dtype=np.uint8)
+        return np.array(image, dtype=np.uint8)  # A copy: arrays over PIL buffers are read-only.
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image)
         if array.min() < 0 or array.max() > 255:

@@ -111,6 +111,10 @@ def _fcn_trunk_and_head(num_classes, input_shape, width, upsampling, fc6_kernel,
 def _finish(inputs, scores, name, weights):
     """Crops full-resolution scores back to the input size and loads the backbone weights."""
     outputs = layers.CropToMatch(name="crop")([scores, inputs])  # 1/1, the input's own size
+    if scores.shape[-1] == 1:
+        # One channel is a foreground probability everywhere in fcnlib (the losses, metrics and
+        # predict_labels threshold it at 0.5), so a 1-class FCN ends in a sigmoid, not a logit.
+        outputs = keras.layers.Activation("sigmoid", name="sigmoid")(outputs)
     model = keras.Model(inputs, outputs, name=name)
     load_backbone_weights(model, weights)
     return model
@@ -121,7 +125,8 @@ def fcn32s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, up
     """Builds FCN-32s: VGG16 scores at 1/32 resolution, upsampled 32x in one step.
 
     Args:
-        num_classes: Output channels (logits, one per class).
+        num_classes: Output channels: logits, one per class; with 1, a sigmoid foreground
+            probability (as the dense baseline and ``metrics.segmentation_loss(1)`` expect).
         input_shape: ``(H, W, 3)``; H and W may be None (any size of at least 1x1 pixel).
         weights: Backbone weights, see :func:`load_backbone_weights`.
         width: VGG16 channel multiplier.

@@ -95,3 +95,11 @@ def test_write_mask_rejects_bad_shapes(tmp_path):
     with pytest.raises(ValueError, match="2-D"):
         files.write_mask(tmp_path / "m.png", np.zeros((2, 2, 3), np.uint8))
     assert not (tmp_path / "m.png").exists()
+
+
+def test_read_arrays_are_writable(tmp_path):
+    # Arrays over PIL's buffers are read-only; a learner editing a loaded mask must not hit that.
+    mask = files.read_mask(files.write_mask(tmp_path / "m.png", np.ones((3, 4), np.uint8)))
+    image = files.read_image(files.write_image(tmp_path / "i.png", np.zeros((3, 4, 3), np.uint8)))
+    mask[0, 0], image[0, 0, 0] = 2, 9
+    assert mask.flags.writeable and image.flags.writeable
