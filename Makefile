@@ -38,3 +38,25 @@ test-unit: setup
 
 clean-cache:
 	rm -rf .cache/fcnlib
+
+# Classroom (docs/INSTRUCTORS.md): student versions, autograding and feedback with nbgrader, in build/classroom/.
+#   make release                            student versions of every notebook (build/classroom/handout/)
+#   make autograde SUBMISSIONS=path/to/dir  grade <dir>/<student>/NN_name.ipynb, write grades.csv and feedback
+#   make feedback                           HTML feedback for graded submissions that have none yet
+#   make exercises                          refresh the exercise table in docs/INSTRUCTORS.md
+CLASSROOM ?= build/classroom
+
+.PHONY: release autograde feedback exercises
+
+release: setup
+	$(BIN)/python scripts/classroom.py release --course $(CLASSROOM)
+
+autograde: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=path/to/submissions" >&2; exit 2; }
+	$(BIN)/python scripts/classroom.py autograde "$(SUBMISSIONS)" --course $(CLASSROOM)
+
+feedback: setup
+	$(BIN)/python scripts/classroom.py feedback --course $(CLASSROOM)
+
+exercises: setup
+	$(BIN)/python scripts/classroom.py list --write docs/INSTRUCTORS.md
