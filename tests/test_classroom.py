@@ -1,0 +1,278 @@
+"""scripts/classroom.py: the student release hides solutions, nbgrader grades the series, the guide is current.
+
+Autograding executes whole notebooks, so it runs for real only on the cheap ones (00 and 03, no training);
+every notebook is checked structurally and released.
+"""
+
+import copy
+import csv
+import importlib.util
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("classroom", ROOT / "scripts" / "classroom.py")
+classroom = sys.modules["classroom"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(classroom)
+
+NOTEBOOKS = classroom.series_notebooks()
+CHEAP = [path for path in NOTEBOOKS if path.name[:2] in ("00", "03")]  # Executed by the real autograder.
+STUB = "raise NotImplementedError()"
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _graded_cells(notebook):
+    return {cell.metadata["nbgrader"]["grade_id"]: cell for cell in notebook.cells if "nbgrader" in cell.metadata}
+
+
+def _between(source, begin, end):
+    """Lines strictly between marker lines (a hand-written parser, independent of the script's)."""
+    inside, lines = False, []
+    for line in source.splitlines():
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end:
+            inside = False
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def _outside(source, begin, end):
+    inside, lines = False, []
+    for line in source.splitlines():
+        if line.strip() in (begin, end):
+            inside = line.strip() == begin
+        elif not inside:
+            lines.append(line)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """Every notebook of the series released into a fresh course directory."""
+    root = tmp_path_factory.mktemp("classroom") / "course"
+    classroom.release(NOTEBOOKS, root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    """The cheap notebooks autograded twice: the instructor version and the untouched student version."""
+    submissions = tmp_path_factory.mktemp("submissions")
+    for path in CHEAP:
+        (submissions / "instructor").mkdir(exist_ok=True)
+        shutil.copyfile(path, submissions / "instructor" / path.name)
+        (submissions / "untouched" / "downloads").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(course / "handout" / path.name, submissions / "untouched" / "downloads" / f"Copy of {path.name}")
+    with pytest.MonkeyPatch.context() as patch:  # The graded kernels inherit this environment.
+        patch.setenv("FCN_CACHE_DIR", str(tmp_path_factory.mktemp("fcn_cache")))
+        patch.setenv("FCN_DATA_DIR", str(tmp_path_factory.mktemp("fcn_data")))
+        status = classroom.autograde(submissions, course)
+        return {"status": status, "scores": classroom.scores(course), "submissions": submissions}
+
+
+def test_series_has_notebooks_with_exercises():
+    assert NOTEBOOKS, "no notebooks/NN_*.ipynb found"
+    assert any(path.name.startswith("03_") for path in CHEAP), "notebook 03 is the autograding reference"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_exercise_metadata_is_valid(path):
+    cells = [cell for cell in _read(path).cells if "nbgrader" in cell.metadata]
+    ids = [cell.metadata["nbgrader"]["grade_id"] for cell in cells]
+    assert len(ids) == len(set(ids)), f"duplicate grade_ids in {path.name}: {ids}"
+    graded = [cell for cell in cells if cell.metadata["nbgrader"].get("grade")]
+    assert len(graded) >= 2, f"{path.name} has {len(graded)} graded exercises; the series asks for at least 2"
+    for cell in graded:
+        assert cell.metadata["nbgrader"].get("points", 0) > 0, f"{cell.metadata['nbgrader']['grade_id']} has no points"
+        assert cell.metadata["nbgrader"].get("locked"), "graded test cells must be locked"
+    for cell in cells:
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        assert re.fullmatch(rf"ex{path.name[:2]}_\d+_(task|solution|tests)", grade_id), grade_id
+        if cell.metadata["nbgrader"].get("solution"):
+            lines = [line.strip() for line in cell.source.splitlines()]
+            assert lines.count(BEGIN_SOLUTION) == lines.count(END_SOLUTION) >= 1, f"{grade_id}: markers missing"
+    assert classroom.check_notebook(path) == []
+
+
+def _broken_copies(tmp_path):
+    """Copies of notebook 03 with one mistake each, and the words the check must report."""
+    reference = _read(ROOT / "notebooks" / "03_transposed_convolution.ipynb")
+
+    def mutate(change):
+        notebook = copy.deepcopy(reference)
+        change(_graded_cells(notebook), notebook)
+        return notebook
+
+    def drop_tests(cells, notebook):
+        notebook.cells = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id", "")[-5:] != "tests"
+                          or c.metadata["nbgrader"]["grade_id"] == "ex03_1_tests"]
+
+    cases = {
+        "end_marker": (lambda cells, nb: setattr(cells["ex03_1_solution"], "source",
+                                                cells["ex03_1_solution"].source.replace(END_SOLUTION, "")), "BEGIN SOLUTION"),
+        "duplicate": (lambda cells, nb: cells["ex03_2_tests"].metadata["nbgrader"].update(grade_id="ex03_1_tests"),
+                      "also used"),
+        "no_points": (lambda cells, nb: cells["ex03_1_tests"].metadata["nbgrader"].pop("points"), "points > 0"),
+        "points_differ": (lambda cells, nb: cells["ex03_1_tests"].metadata["nbgrader"].update(points=5), "says 2 points"),
+        "one_exercise": (drop_tests, "at least 2"),
+        "hidden_open": (lambda cells, nb: setattr(cells["ex03_1_tests"], "source",
+                                                 cells["ex03_1_tests"].source.replace(END_HIDDEN, "")), "HIDDEN"),
+        "stray_marker": (lambda cells, nb: nb.cells.insert(0, nbformat.v4.new_code_cell(f"x = 1\n{BEGIN_SOLUTION}")),
+                         "without nbgrader metadata"),
+        "unlocked": (lambda cells, nb: cells["ex03_2_tests"].metadata["nbgrader"].update(locked=False), "locked"),
+        "no_visible_check": (lambda cells, nb: setattr(cells["ex03_2_tests"], "source",
+                                                      f"{BEGIN_HIDDEN}\nassert True\n{END_HIDDEN}\n"), "selfcheck"),
+    }
+    for name, (change, words) in cases.items():
+        path = tmp_path / f"03_{name}.ipynb"
+        nbformat.write(mutate(change), path)
+        yield name, path, words
+
+
+def test_check_reports_each_broken_exercise(tmp_path):
+    for name, path, words in _broken_copies(tmp_path):
+        problems = classroom.check_notebook(path)
+        assert any(words in problem for problem in problems), f"{name}: {problems}"
+
+
+def test_release_refuses_broken_exercises(tmp_path):
+    name, path, _ = next(_broken_copies(tmp_path))
+    with pytest.raises(SystemExit, match="Not released"):
+        classroom.release([path], tmp_path / "course")
+    assert not (tmp_path / "course" / "release").exists()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_release_strips_solutions_and_hidden_tests(course, path):
+    source, released = _read(path), _read(course / "release" / path.stem / path.name)
+    text = "\n".join(cell.source for cell in released.cells)
+    for marker in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN):
+        assert marker not in text, f"{marker!r} survived in the student version of {path.name}"
+    public = {line.strip() for cell in source.cells
+              for line in _outside("\n".join(_outside(cell.source, BEGIN_SOLUTION, END_SOLUTION)), BEGIN_HIDDEN, END_HIDDEN)}
+    released_lines = {line.strip() for line in text.splitlines()}
+    released_cells = _graded_cells(released)
+    assert released_cells.keys() == _graded_cells(source).keys()
+    for grade_id, cell in _graded_cells(source).items():
+        student = released_cells[grade_id]
+        secret = {line.strip() for line in _between(cell.source, BEGIN_SOLUTION, END_SOLUTION)
+                  + _between(cell.source, BEGIN_HIDDEN, END_HIDDEN)} - public - {""}
+        assert not secret & released_lines, f"{grade_id}: instructor-only lines leaked: {sorted(secret & released_lines)[:3]}"
+        if cell.metadata["nbgrader"].get("solution"):
+            assert student.source.count(STUB) == cell.source.count(BEGIN_SOLUTION), f"{grade_id}: no nbgrader stub"
+        if cell.metadata["nbgrader"].get("grade"):
+            visible = "\n".join(_outside(cell.source, BEGIN_HIDDEN, END_HIDDEN)).strip()
+            assert student.source.strip() == visible, f"{grade_id}: the visible checks must stay as written"
+            assert "selfcheck." in student.source
+            assert student.metadata["nbgrader"]["points"] == cell.metadata["nbgrader"]["points"]
+            assert student.metadata.get("editable") is False, f"{grade_id}: test cells are read-only for students"
+    lesson = [cell.source for cell in source.cells if "nbgrader" not in cell.metadata]
+    assert lesson == [cell.source for cell in released.cells if "nbgrader" not in cell.metadata]
+    assert (course / "handout" / path.name).read_bytes() == (course / "release" / path.stem / path.name).read_bytes()
+
+
+def test_leak_check_catches_a_solution_left_in(course):
+    """The script's own check, which guards `make release`, flags what the tests above flag."""
+    path = CHEAP[-1]
+    source = _read(path)
+    assert classroom.leaked(source, _read(course / "release" / path.stem / path.name)) == []
+    assert classroom.leaked(source, source), "the instructor version must count as leaking"
+
+
+def test_nbgrader_config_has_a_timeout_for_tensorflow(course):
+    config = (course / "nbgrader_config.py").read_text()
+    assert re.search(r"^c\.Execute\.timeout = 600\b", config, flags=re.M)
+    env = classroom._env()
+    for name, value in {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "FCN_PROFILE": "quick",
+                        "FCN_STATIC_WIDGETS": "1", "MPLBACKEND": "Agg"}.items():
+        assert env[name] == value
+
+
+@pytest.mark.parametrize("path", CHEAP, ids=lambda path: path.stem)
+def test_instructor_version_autogrades_to_full_marks(graded, path):
+    assert graded["status"] == 0, "nbgrader autograde reported a failure"
+    points = {e.grade_id: e.points for e in classroom.exercises(path)}
+    grades = graded["scores"][("instructor", path.stem)]
+    assert grades == {grade_id: (value, value) for grade_id, value in points.items()}
+
+
+@pytest.mark.parametrize("path", CHEAP, ids=lambda path: path.stem)
+def test_untouched_student_version_scores_zero(graded, course, path):
+    grades = graded["scores"][("untouched", path.stem)]
+    assert sorted(grades) == sorted(e.grade_id for e in classroom.exercises(path))
+    assert all(score == 0 and maximum > 0 for score, maximum in grades.values()), grades
+    # The grader ran the whole notebook: every code cell executed, the graded ones failing on the stub.
+    autograded = _read(course / "autograded" / "untouched" / path.stem / path.name)
+    assert all(cell.execution_count for cell in autograded.cells if cell.cell_type == "code" and cell.source.strip())
+    for grade_id, cell in _graded_cells(autograded).items():
+        if grade_id.endswith("_tests"):
+            assert any(output.get("ename") == "NotImplementedError" for output in cell.outputs), grade_id
+            # nbgrader put the instructor's test cell back, hidden tests included.
+            assert cell.source == _graded_cells(_read(path))[grade_id].source, grade_id
+
+
+def test_grades_csv_and_feedback(graded, course):
+    rows = {(row["student_id"], row["assignment"]): row for row in csv.DictReader(open(course / "grades.csv"))}
+    for path in CHEAP:
+        total = sum(e.points for e in classroom.exercises(path))
+        assert float(rows["instructor", path.stem]["score"]) == total
+        assert float(rows["untouched", path.stem]["score"]) == 0
+        for student, score in (("instructor", total), ("untouched", 0)):
+            html = (course / "feedback" / student / path.stem / f"{path.stem}.html").read_text()
+            assert f"Score: {float(score)} / {float(total)}" in html
+
+
+def test_autograde_again_skips_unchanged_submissions(graded, course, capfd):
+    before = {p: p.stat().st_mtime_ns for p in (course / "autograded").rglob("*.ipynb")}
+    assert classroom.autograde(graded["submissions"], course, feedback=False) == 0
+    assert before == {p: p.stat().st_mtime_ns for p in (course / "autograded").rglob("*.ipynb")}
+    assert "Skipping existing" in capfd.readouterr().err
+
+
+def test_submissions_are_matched_to_notebooks(tmp_path):
+    stems = [path.stem for path in NOTEBOOKS]
+    stem = CHEAP[-1].stem
+    for name in (f"alice/{stem}.ipynb", f"bob/{stem}/{stem}.ipynb", f"carol/week 3/Copy of {stem} (1).ipynb",
+                 "stray.ipynb", "dave/notes.ipynb", f"erin/{stem}.ipynb", f"erin/old/{stem}.ipynb",
+                 f"alice/.ipynb_checkpoints/{stem}-checkpoint.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    found, problems = classroom.find_submissions(tmp_path, stems)
+    assert sorted(found) == [("alice", stem), ("bob", stem), ("carol", stem), ("erin", stem)]
+    assert len(problems) == 3 and any("second submission" in p for p in problems)
+
+
+def test_submissions_without_metadata_are_reported(course, tmp_path):
+    path = CHEAP[-1]
+    released = course / "release" / path.stem / path.name
+    notebook = _read(released)
+    for cell in notebook.cells:
+        cell.metadata.pop("nbgrader", None)
+    nbformat.write(notebook, tmp_path / path.name)
+    assert classroom.submission_problems(released, released) == []
+    assert "without their nbgrader metadata" in classroom.submission_problems(tmp_path / path.name, released)[0]
+
+
+def test_guide_table_matches_the_notebooks():
+    assert classroom.table_in_guide() == classroom.exercise_table(NOTEBOOKS).strip(), (
+        "docs/INSTRUCTORS.md is out of date: run `make exercises` (python scripts/classroom.py list --write "
+        "docs/INSTRUCTORS.md) and commit the guide")
+
+
+def test_command_line_help(capsys):
+    for command in ("release", "autograde", "feedback", "list", "check"):
+        with pytest.raises(SystemExit) as exit_info:
+            classroom.main([command, "--help"])
+        assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
