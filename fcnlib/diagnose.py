@@ -25,6 +25,7 @@ Introduced in notebooks/07_why_wont_it_learn.ipynb.
 from __future__ import annotations
 
 import dataclasses
+import re
 import textwrap
 import warnings
 
@@ -550,6 +551,15 @@ def lr_range_check(model, x, y, learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1), s
                    "info", details)
 
 
+def _error_summary(error, limit=240):
+    """The line of an error message that says what went wrong, without TF's graph trace."""
+    noise = ("Graph execution error", "Detected at node", "File ", "[[")
+    lines = [line.strip() for line in str(error).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(noise)]
+    # TF appends long dumps (e.g. "  Label values: 255 255 ...") after two spaces.
+    return re.split(r"\s{2,}", lines[0])[0][:limit] if lines else ""
+
+
 def check_all(model, x, y, num_classes=None, loss=None, steps=40, learning_rate=1e-3,
               learning_rates=(1e-4, 1e-3, 1e-2)) -> list[Finding]:
     """Runs every check on one batch of your data and your model: the one call to start with.
@@ -583,10 +593,9 @@ def check_all(model, x, y, num_classes=None, loss=None, steps=40, learning_rate=
         try:
             findings.append(run())
         except Exception as error:  # The message is the finding; the traceback would hide it.
-            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
             findings.append(Finding(
                 "training_fails", f"Training on one batch raises {type(error).__name__}: "
-                f"{message[:240]}", "The loss cannot be computed for these targets and outputs: "
+                f"{_error_summary(error)}", "The loss cannot be computed for these targets and outputs: "
                 "typically void 255 (or another value) outside the classes with no ignore_class, "
                 "or one-hot targets whose width differs from the model's output.",
                 "Keep masks as class indices and use metrics.segmentation_loss "
