@@ -1,0 +1,269 @@
+"""Benchmarks: the series' models and the recipes learners copy, on the same data with one budget.
+
+    python -m fcnlib.bench [--epochs N] [--output build/bench/results.md]
+
+Every model trains on the profile's binary training split for the same number of epochs with Adam
+at the profile's learning rate (the copied recipes keep their own optimiser settings where those
+are the point), then is scored on the same held-out test split. Nothing comes from the checkpoint
+cache: each run trains afresh in a temporary cache, so the seconds are real (a staged FCN-16s or
+FCN-8s is charged only its own stage; the earlier stages have their own rows). The run also
+measures the input pipeline against in-memory tensors, the achieved GFLOP/s of a training step
+against a matrix multiply, and copies each notebook's wall time from the last ``make series``
+report. The result is one markdown file; the README shows the latest.
+
+The copied recipes, rebuilt on our backbone and data (same trunk, same pretrained weights):
+
+- ``keras.io FCN-8S``: frozen trunk and fc6/fc7, a ReLU on the 1/32 class scores, fixed bilinear
+  ``UpSampling2D``, a softmax after the fusion, AdamW, and masks resized with bilinear
+  interpolation (the example's ``Resizing`` layer): here the training scenes are drawn at 128
+  pixels and resized to 96, images and masks alike, the masks' fractions cut to integers.
+- ``d2l FCN``: trunk -> 1x1 conv -> one ``Conv2DTranspose(k64, s32)`` initialised bilinear,
+  everything trained (d2l uses ResNet-18/50; no fc6/fc7).
+- ``TF1 blog FCN-8s``: 1x1 convs on pool3, pool4 and fc7, transposed convs k4 s2, k4 s2, k16 s8,
+  all randomly initialised (normal, std 0.01) with an L2 penalty of 1e-3, dropout 0.5, Adam 1e-3.
+
+Introduced in README.md (Benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fcnlib import config, files, layers, metrics, models, pipeline, recipes, synthetic, train
+
+SERIES = [  # (row name, recipes.train_model arguments)
+    ("dense baseline", ("dense",)), ("FCN-32s fixed", ("fcn32s",)),
+    ("FCN-32s learned", ("fcn32s", "binary", "learned")),
+    ("FCN-32s random", ("fcn32s", "binary", "random")), ("FCN-16s staged", ("fcn16s",)),
+    ("FCN-8s staged", ("fcn8s",)), ("FCN-8s at-once", ("fcn8s", "binary", "fixed", "at_once")),
+]
+
+
+def _trunk(profile, trainable=True):
+    """The series' VGG16 trunk with fc6/fc7 as convolutions and the profile's weights."""
+    model = recipes.build("fcn32s", profile=profile)
+    model.trainable = trainable
+    return model.input, {name: model.get_layer(name).output
+                         for name in ("block3_pool", "block4_pool", "drop7", "block5_pool")}
+
+
+def keras_io_fcn8s(profile, num_classes=2):
+    inputs, taps = _trunk(profile, trainable=False)
+    score = keras.layers.Conv2D(num_classes, 1, activation="relu", name="kio_score")(taps["drop7"])
+    up = keras.layers.UpSampling2D(2, interpolation="bilinear")(score)
+    pool4 = keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros")(taps["block4_pool"])
+    up = keras.layers.UpSampling2D(2, interpolation="bilinear")(keras.layers.Add()([pool4, up]))
+    pool3 = keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros")(taps["block3_pool"])
+    fused = keras.layers.Add()([pool3, up])
+    probabilities = keras.layers.Conv2D(num_classes, 1, activation="softmax")(fused)
+    outputs = keras.layers.UpSampling2D(8, interpolation="bilinear")(probabilities)
+    outputs = layers.CropToMatch()([outputs, inputs])
+    return keras.Model(inputs, outputs, name="keras_io_fcn8s")
+
+
+def d2l_fcn(profile, num_classes=2):
+    inputs, taps = _trunk(profile)
+    score = keras.layers.Conv2D(num_classes, 1)(taps["block5_pool"])
+    up = layers.upsample_layer(num_classes, 32, "learned")(score)
+    return keras.Model(inputs, layers.CropToMatch()([up, inputs]), name="d2l_fcn")
+
+
+def tf1_blog_fcn8s(profile, num_classes=2):
+    inputs, taps = _trunk(profile)
+    init = lambda: keras.initializers.RandomNormal(stddev=0.01)  # noqa: E731
+    l2 = lambda: keras.regularizers.L2(1e-3)  # noqa: E731
+
+    def conv(x, k=1):
+        return keras.layers.Conv2D(num_classes, k, padding="same", kernel_initializer=init(),
+                                   kernel_regularizer=l2())(x)
+
+    def deconv(x, k, s):
+        return keras.layers.Conv2DTranspose(num_classes, k, s, padding="same", kernel_initializer=init(),
+                                            kernel_regularizer=l2())(x)
+
+    x = deconv(conv(taps["drop7"]), 4, 2)
+    x = deconv(keras.layers.Add()([x, conv(taps["block4_pool"])]), 4, 2)
+    x = deconv(keras.layers.Add()([x, conv(taps["block3_pool"])]), 16, 8)
+    return keras.Model(inputs, layers.CropToMatch()([x, inputs]), name="tf1_blog_fcn8s")
+
+
+def _bilinear_mask_data(profile):
+    """The keras.io choice: scenes drawn larger, resized to the input size, masks bilinearly."""
+    images, masks = synthetic.generate(profile.num_train, 128, "binary", synthetic.SPLIT_SEEDS["train"])
+    size = (profile.image_size, profile.image_size)
+    images = tf.cast(tf.round(tf.image.resize(images, size)), tf.uint8).numpy()
+    masks = tf.cast(tf.image.resize(masks[..., None], size, "bilinear")[..., 0], tf.uint8).numpy()
+    return pipeline.make_dataset((images, masks), profile.batch_size, training=True, seed=recipes.SEED)
+
+
+def _copied(name, build_fn, profile, data, epochs):
+    train.set_seed(recipes.SEED)
+    model = build_fn(profile)
+    if name == "keras_io_fcn8s":
+        model.compile(keras.optimizers.AdamW(profile.learning_rate),
+                      keras.losses.SparseCategoricalCrossentropy(), metrics=[])
+        train_data = _bilinear_mask_data(profile)
+    else:
+        model.compile(keras.optimizers.Adam(profile.learning_rate),
+                      metrics.segmentation_loss(2), metrics=[])
+        train_data = data["train"]
+    model.fit(train_data, epochs=epochs, verbose=0)
+    return model
+
+
+def _images_per_second(model, data):
+    model.predict(data.take(1), verbose=0)  # Warm-up: tracing and memory.
+    start = time.perf_counter()
+    count = sum(int(x.shape[0]) for x, _ in data)
+    model.predict(data, verbose=0)
+    return count / (time.perf_counter() - start)
+
+
+def _row(name, model, seconds, data):
+    test = data["test"]
+    scores = recipes.scores(model, test)
+    truth = np.concatenate([y.numpy() for _, y in test])
+    pred = np.concatenate([metrics.predict_labels(model.predict(x, verbose=0)) for x, _ in test])
+    return (name, model.count_params(), seconds, scores["pixel_accuracy"], scores["mean_iou"],
+            scores["iou"][1], metrics.boundary_iou(truth, pred, 2), _images_per_second(model, test))
+
+
+def model_table(profile, epochs):
+    """Trains and scores every row; returns the rows as tuples."""
+    data = recipes.make_datasets("binary", profile)
+    rows = []
+    for name, args in SERIES:
+        start = time.perf_counter()
+        model, _ = recipes.train_model(*args, profile=profile, datasets=data, epochs=epochs, verbose=0)
+        rows.append(_row(name, model, time.perf_counter() - start, data))
+        print(f"  {name}: {rows[-1][2]:.0f} s", flush=True)
+    for name, build_fn in [("keras.io FCN-8S", keras_io_fcn8s), ("d2l FCN", d2l_fcn),
+                           ("TF1 blog FCN-8s", tf1_blog_fcn8s)]:
+        start = time.perf_counter()
+        model = _copied(build_fn.__name__, build_fn, profile, data, epochs)
+        rows.append(_row(name, model, time.perf_counter() - start, data))
+        print(f"  {name}: {rows[-1][2]:.0f} s", flush=True)
+    return rows
+
+
+def pipeline_ratio(profile, steps=30):
+    """Training images/s of FCN-8s fed by ``pipeline.make_dataset`` over in-memory tensors."""
+    images, masks = recipes.synthetic_splits("binary", profile)["train"]
+    n = steps * profile.batch_size
+    model = recipes.build("fcn8s", profile=profile)
+    model.compile(keras.optimizers.Adam(profile.learning_rate), metrics.segmentation_loss(2))
+    fed = pipeline.make_dataset((images[:n], masks[:n]), profile.batch_size, training=True)
+    memory = (pipeline.preprocess_vgg16(images[:n]), masks[:n].astype("int32"))
+    model.fit(fed, epochs=1, verbose=0)  # Warm-up.
+    rates = []
+    for kwargs in ({"x": fed}, {"x": memory[0], "y": memory[1], "batch_size": profile.batch_size}):
+        start = time.perf_counter()
+        model.fit(epochs=1, verbose=0, **kwargs)
+        rates.append(n / (time.perf_counter() - start))
+    return rates[0], rates[1]
+
+
+def forward_flops(model) -> float:
+    """2 x the multiply-adds of a model's convolutions, transposed convolutions and dense layers.
+
+    The model needs a fixed input size. A transposed convolution spends its kernel on every input
+    position, a convolution on every output position.
+    """
+    total = 0.0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            total += 2.0 * np.prod(layer.kernel.shape) * np.prod(layer.input.shape[1:3])
+        elif isinstance(layer, keras.layers.Conv2D):
+            total += 2.0 * np.prod(layer.kernel.shape) * np.prod(layer.output.shape[1:3])
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2.0 * np.prod(layer.kernel.shape)
+    return float(total)
+
+
+def compute_efficiency(profile, steps=10):
+    """(achieved GFLOP/s of an FCN-8s training step, matmul GFLOP/s) on this machine."""
+    size, batch = profile.image_size, profile.batch_size
+    model = models.fcn8s(2, input_shape=(size, size, 3), width=profile.width,
+                         fc6_kernel=recipes.fc6_kernel(profile), weights=None)
+    model.compile(keras.optimizers.Adam(1e-4), metrics.segmentation_loss(2))
+    x = np.random.default_rng(0).normal(0, 50, (batch * steps, size, size, 3)).astype("float32")
+    y = np.zeros((batch * steps, size, size), "int32")
+    model.fit(x[:batch], y[:batch], batch_size=batch, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    # A training step costs about three forward passes (forward, and two for the backward).
+    achieved = 3 * forward_flops(model) * batch * steps / seconds / 1e9
+    a = tf.random.normal((1024, 1024))
+    tf.matmul(a, a)
+    start, repeats = time.perf_counter(), 20
+    for _ in range(repeats):
+        result = tf.matmul(a, a)
+    float(tf.reduce_sum(result))
+    matmul = 2 * 1024**3 * repeats / (time.perf_counter() - start) / 1e9
+    return achieved, matmul
+
+
+def notebook_times(report=config.REPO_ROOT / "build" / "series" / "report.md"):
+    """Rows of the last ``make series`` report, or None when there is none."""
+    if not Path(report).is_file():
+        return None
+    return [line for line in Path(report).read_text().splitlines() if line.startswith("| 0")]
+
+
+def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
+    head = ["| model | parameters | training s | pixel acc. | mean IoU | fg IoU | boundary IoU | inference img/s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    body = [f"| {r[0]} | {r[1]:,} | {r[2]:.0f} | {r[3]:.3f} | {r[4]:.3f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]:.0f} |"
+            for r in rows]
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+               f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    lines = [f"Profile `{profile.name}`: {profile.num_train} training / {profile.num_test} test scenes of "
+             f"{profile.image_size}x{profile.image_size}, binary task, {epochs} epochs each "
+             f"(staged stages {max(1, round(epochs * recipes.STAGED_EPOCH_SHARE))}), batch "
+             f"{profile.batch_size}. Machine: {machine}.", "", *head, *body, "",
+             f"Input pipeline: {rates[0]:.0f} training images/s through `pipeline.make_dataset`, "
+             f"{rates[1]:.0f} from in-memory tensors (ratio {rates[0] / rates[1]:.2f}).",
+             f"Compute: an FCN-8s training step achieves {efficiency[0]:.1f} GFLOP/s (3 x forward "
+             f"FLOPs, counted layer by layer); a 1024x1024 float32 matmul reaches {efficiency[1]:.1f} "
+             f"GFLOP/s ({efficiency[0] / efficiency[1]:.0%}).", ""]
+    if notebooks:
+        lines += ["Notebook wall times (from the last `make series` report):", "",
+                  "| notebook | status | wall time (s) | executed copy | detail |", "|---|---|---|---|---|",
+                  *notebooks]
+    else:
+        lines.append("Notebook wall times: run `make series` first; its report.md holds them.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=None, help="default: the profile's")
+    parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md")
+    args = parser.parse_args(argv)
+    profile = config.get_profile()
+    epochs = args.epochs or profile.epochs
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ[config.CACHE_DIR_ENV] = cache  # Every model trains afresh and is timed.
+        print(f"Training {len(SERIES) + 3} models, {epochs} epochs each ...", flush=True)
+        rows = model_table(profile, epochs)
+    text = render(profile, epochs, rows, pipeline_ratio(profile), compute_efficiency(profile),
+                  notebook_times())
+    with files.atomic_path(args.output) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"Written to {args.output}")
+    return text
+
+
+if __name__ == "__main__":
+    main()
