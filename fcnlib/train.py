@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -53,10 +54,90 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
 
 
 def default_strategy() -> tf.distribute.Strategy:
-    """Returns ``MirroredStrategy`` over all GPUs when there are several, else the default one."""
+    """Returns the strategy for the machine: a TPU, several GPUs, or the default one.
+
+    ``TPUStrategy`` when a TPU is attached (a Colab TPU runtime, a Cloud TPU VM; see
+    :func:`_tpu_resolver`), ``MirroredStrategy`` over all GPUs when there are several, else the
+    default strategy (one GPU or the CPU). Pass it to :func:`train_or_load` as ``strategy``. A TPU
+    that is found but cannot be initialised is reported and skipped. ``CUDA_VISIBLE_DEVICES=0``
+    limits a run to one GPU.
+
+    Example:
+
+    >>> strategy = train.default_strategy()  # doctest: +SKIP
+    >>> strategy.num_replicas_in_sync  # doctest: +SKIP
+    1
+
+    Used by ``python -m fcnlib.train`` (docs/FULL_PROFILE.md).
+    """
+    resolver = _tpu_resolver()
+    if resolver is not None:
+        try:
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            return tf.distribute.TPUStrategy(resolver)
+        except (ValueError, RuntimeError, tf.errors.OpError) as error:
+            print(f"A TPU seemed to be attached but could not be used ({error}); "
+                  "falling back to GPUs or the CPU.")
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+# Environment variables that name a TPU (Cloud TPU node, GKE, Colab's older TPU runtime).
+TPU_ENV = ("TPU_NAME", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS", "TPU_CONFIG", "COLAB_TPU_ADDR")
+
+
+def _tpu_resolver():
+    """A ``TPUClusterResolver`` when a TPU is attached, else None; never waits on the network.
+
+    A TPU counts as attached when one of ``TPU_ENV`` is set or ``/dev/accel*`` exists (the chips of
+    a TPU VM, such as Colab's current TPU runtime). Without either, no resolver is created: the
+    resolver's own detection may query the Google Cloud metadata server.
+    """
+    resolvers = tf.distribute.cluster_resolver
+    if os.environ.get("COLAB_TPU_ADDR") and not os.environ.get("TPU_NAME"):
+        return resolvers.TPUClusterResolver(tpu=f"grpc://{os.environ['COLAB_TPU_ADDR']}")
+    if any(os.environ.get(name) for name in TPU_ENV):
+        return resolvers.TPUClusterResolver()
+    if glob.glob("/dev/accel*"):
+        return resolvers.TPUClusterResolver(tpu="local")
+    return None
+
+
+def mixed_precision_policy(strategy=None) -> str:
+    """Returns the mixed-precision policy: ``mixed_bfloat16`` on a TPU, else ``mixed_float16``.
+
+    ``float16`` runs on the tensor cores of NVIDIA GPUs from compute capability 7.0 (V100, T4, A100,
+    H100, RTX 20xx and later); TPUs compute in ``bfloat16``. On a CPU neither is faster.
+    """
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return "mixed_bfloat16"
+    return "mixed_float16"
+
+
+@contextlib.contextmanager
+def precision_policy(name: str):
+    """Sets Keras's global dtype policy for the block and restores the previous one afterwards.
+
+    Build models inside the block: layers take the policy that is global when they are created.
+    Under ``mixed_float16`` layers compute in float16 and keep float32 weights, and ``compile``
+    wraps the optimizer in a ``LossScaleOptimizer`` (see ``recipes.build`` for the float32 output).
+
+    Args:
+        name: ``"float32"``, ``"mixed_float16"`` or ``"mixed_bfloat16"``.
+
+    Example:
+
+    >>> with train.precision_policy("mixed_float16"):  # doctest: +SKIP
+    ...     model, history = recipes.train_model("fcn8s", "multiclass")
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield keras.mixed_precision.global_policy()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def _default_loss_and_metrics(model, loss, metrics):
@@ -71,13 +152,19 @@ def _default_loss_and_metrics(model, loss, metrics):
     return loss, metrics
 
 
-def _compile(model, learning_rate, loss, metrics):
+def _compile(model, learning_rate, loss, metrics, jit_compile="auto"):
     loss, metrics = _default_loss_and_metrics(model, loss, metrics)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics,
+                  jit_compile=jit_compile)
+
+
+def _check_jit_compile(jit_compile):
+    if jit_compile not in ("auto", True, False):
+        raise ValueError(f"jit_compile must be 'auto', True or False; got {jit_compile!r}.")
 
 
 def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=None, metrics=None,
-        verbose="auto", callbacks=None, batch_size=None) -> dict:
+        verbose="auto", callbacks=None, batch_size=None, *, jit_compile="auto") -> dict:
     """Trains a segmentation model with Adam and returns its history as a plain dict.
 
     A model that is not compiled yet is compiled with Adam, ``metrics.segmentation_loss`` (which
@@ -95,6 +182,9 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
         verbose: Keras verbosity (``"auto"``, 0, 1 or 2).
         callbacks: Keras callbacks, or None.
         batch_size: Only for array input; the profile's ``batch_size`` when None.
+        jit_compile: Compile the training step with XLA: ``"auto"`` (Keras' choice: on for one GPU,
+            off on a CPU and under a multi-device strategy), True or False. Applies to a model you
+            compiled yourself too.
 
     Returns:
         ``{"loss": [...], "val_loss": [...], ...}``, one float per epoch.
@@ -111,9 +201,14 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
         raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive; got {learning_rate!r}.")
+    _check_jit_compile(jit_compile)
     if not model.compiled or loss is not None or metrics is not None or learning_rate is not None:
         _compile(model, profile.learning_rate if learning_rate is None else learning_rate,
-                 loss, metrics)
+                 loss, metrics, jit_compile)
+    elif jit_compile != "auto" and model.jit_compile != jit_compile:
+        model.jit_compile = jit_compile  # Keras warns and keeps False if the model can't use XLA.
+        model.make_train_function(force=True)
+        model.make_test_function(force=True)
     x, y = _split(train_data, "train_data")
     if y is not None and batch_size is None:
         batch_size = profile.batch_size
@@ -200,7 +295,7 @@ def _write_cache(model, weights_path: Path, sidecar_path: Path, record: dict, hi
 
 def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None, learning_rate=None,
                   strategy=None, cache=True, loss=None, metrics=None, verbose="auto",
-                  callbacks=None, batch_size=None):
+                  callbacks=None, batch_size=None, jit_compile="auto"):
     """Trains ``build_fn()`` once and reloads the weights on later calls with the same key.
 
     Args:
@@ -211,7 +306,8 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
         epochs, learning_rate: As for :func:`fit`; the profile's values when None.
         strategy: A ``tf.distribute.Strategy``; the model is built and compiled in its scope.
         cache: False to train without reading or writing the cache.
-        loss, metrics, verbose, callbacks, batch_size: Passed to :func:`fit`.
+        loss, metrics, verbose, callbacks, batch_size, jit_compile: Passed to :func:`fit`. XLA
+            changes speed, not the result, so ``jit_compile`` is not part of the cache key.
 
     Returns:
         ``(model, history)``: the compiled model and its history dict (the stored one on a cache hit).
@@ -225,6 +321,7 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
     """
     if not callable(build_fn):
         raise ValueError(f"build_fn must be a function returning a new model; got {build_fn!r}.")
+    _check_jit_compile(jit_compile)
     profile = config.get_profile()
     epochs = profile.epochs if epochs is None else epochs
     learning_rate = profile.learning_rate if learning_rate is None else learning_rate
@@ -245,14 +342,21 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
             else:
                 history, reason = _read_cache(model, weights_path, sidecar_path, record)
             if reason is None:
-                _compile(model, learning_rate, loss, metrics)
+                _compile(model, learning_rate, loss, metrics, jit_compile)
                 print(f"Loaded {model.name} from cache: {weights_path}")
                 return model, history
             print(f"Ignoring stale or corrupt checkpoint {weights_path} ({reason}); retraining.")
             model = build_fn()  # A failed load may have changed some weights: start afresh.
         history = fit(model, train_data, val_data, epochs=epochs, learning_rate=learning_rate,
                       loss=loss, metrics=metrics, verbose=verbose, callbacks=callbacks,
-                      batch_size=batch_size)
+                      batch_size=batch_size, jit_compile=jit_compile)
         if cache:
             _write_cache(model, weights_path, sidecar_path, record, history)
     return model, history
+
+
+if __name__ == "__main__":
+    # ``python -m fcnlib.train``: the command line lives in fcnlib.cli, which imports the recipes.
+    from fcnlib import cli
+
+    raise SystemExit(cli.main())
