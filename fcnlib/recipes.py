@@ -117,6 +117,11 @@ def build(variant: str, task: str = "binary", upsampling: str = "fixed", skip_sc
     ``"dense"`` is the learner's dense-reshape baseline at the profile's image size (binary only:
     one sigmoid channel); the FCNs output ``len(class_names(task))`` logits at any input size.
     ``weights="profile"`` loads the profile's backbone weights; pass None for random ones.
+
+    Under a mixed-precision policy (``train.precision_policy("mixed_float16")``) every layer
+    computes in float16, the last one included; the model then ends in one more layer,
+    ``output_float32``, a float32 identity, so that the softmax, the loss and the metrics see
+    float32 scores (the Keras mixed-precision guide's advice). Under float32 nothing is added.
     """
     _check("variant", variant, VARIANTS)
     profile = _profile(profile)
@@ -125,15 +130,32 @@ def build(variant: str, task: str = "binary", upsampling: str = "fixed", skip_sc
         if task != "binary":
             raise ValueError("The dense baseline is the learner's binary model; use task='binary'.")
         size = profile.image_size if profile.backbone_weights != "imagenet" else 224
-        return models.dense_reshape_vgg16((size, size, 3), 1, weights=weights, width=profile.width)
+        return _float32_output(models.dense_reshape_vgg16((size, size, 3), 1, weights=weights,
+                                                          width=profile.width))
     builder = {"fcn32s": models.fcn32s, "fcn16s": models.fcn16s, "fcn8s": models.fcn8s}[variant]
-    return builder(len(class_names(task, profile)), weights=weights, width=profile.width,
-                   upsampling=upsampling, fc6_kernel=fc6_kernel(profile), skip_scaling=skip_scaling)
+    return _float32_output(builder(len(class_names(task, profile)), weights=weights,
+                                   width=profile.width, upsampling=upsampling,
+                                   fc6_kernel=fc6_kernel(profile), skip_scaling=skip_scaling))
+
+
+def _float32_output(model: keras.Model) -> keras.Model:
+    """Appends a float32 identity layer when the model computes in float16 or bfloat16."""
+    if model.output.dtype == "float32":
+        return model
+    to_float32 = keras.layers.Activation("linear", dtype="float32", name="output_float32")
+    outputs = to_float32(model.output)
+    return keras.Model(model.input, outputs, name=model.name)
+
+
+def _precision_key() -> dict:
+    """``{"dtype_policy": name}`` under a mixed-precision policy; nothing (the old key) in float32."""
+    policy = keras.mixed_precision.global_policy().name
+    return {} if policy == "float32" else {"dtype_policy": policy}
 
 
 def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
                 schedule: str = "staged", *, profile=None, datasets=None, epochs=None,
-                verbose="auto", cache=True):
+                verbose="auto", cache=True, strategy=None, jit_compile="auto"):
     """Trains a variant with the series' recipe, or loads it from the checkpoint cache.
 
     FCNs train with Adam at the profile's learning rate, ``metrics.segmentation_loss`` (void
@@ -155,6 +177,14 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
             None. Staged stages take ``STAGED_EPOCH_SHARE`` of it.
         verbose: Keras verbosity.
         cache: False to train without the checkpoint cache.
+        strategy: A ``tf.distribute.Strategy`` (e.g. ``train.default_strategy()``) to build and
+            train in; None trains on the default device. It splits each batch across replicas,
+            so the result does not depend on it and it is not part of the cache key.
+        jit_compile: XLA for the training step, as in ``train.fit`` (``"auto"``, True, False).
+
+    A mixed-precision global policy (``train.precision_policy``) is part of the cache key, so a
+    model trained in float16 is never loaded as the float32 one, and vice versa; under float32
+    the key is exactly the one of earlier versions.
 
     Returns:
         ``(model, history)`` as from ``train.train_or_load``.
@@ -168,14 +198,15 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
     staged = variant in STAGED_FROM and schedule == "staged"
     key = {"recipe": variant, "task": task, "upsampling": upsampling,
            "schedule": schedule if variant in STAGED_FROM else None, "seed": SEED,
-           "profile": dataclasses.asdict(profile)}
+           "profile": dataclasses.asdict(profile), **_precision_key()}
 
     def build_fn():
         previous = None
         if staged:  # Trained (or loaded) first, so the seed below starts every run alike.
             previous, _ = train_model(STAGED_FROM[variant], task, upsampling, schedule,
                                       profile=profile, datasets=datasets, epochs=epochs,
-                                      verbose=verbose, cache=cache)
+                                      verbose=verbose, cache=cache, strategy=strategy,
+                                      jit_compile=jit_compile)
         train.set_seed(SEED)
         model = build(variant, task, upsampling, skip_scaling=variant in STAGED_FROM and not staged,
                       profile=profile)
@@ -190,7 +221,8 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
     own_epochs = max(1, round(epochs * STAGED_EPOCH_SHARE)) if staged else epochs
     return train.train_or_load(build_fn, key, datasets["train"], datasets["val"],
                                epochs=own_epochs, learning_rate=profile.learning_rate, loss=loss,
-                               metrics=metric, verbose=verbose, cache=cache)
+                               metrics=metric, verbose=verbose, cache=cache, strategy=strategy,
+                               jit_compile=jit_compile)
 
 
 def scores(model, data, task: str = "binary", profile=None) -> dict:
