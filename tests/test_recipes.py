@@ -78,3 +78,70 @@ def test_at_once_scales_the_skips_and_unknown_names_fail():
         recipes.train_model("fcn8s", schedule="sometimes", profile=TINY)
     with pytest.raises(ValueError, match="variant"):
         recipes.build("fcn4s", profile="quick")
+
+
+# --- Mixed precision, strategies and XLA (new keyword arguments; float32 keys as before) ---
+
+
+@pytest.mark.parametrize("variant", ["dense", "fcn32s", "fcn8s"])
+def test_mixed_precision_models_end_in_float32(variant):
+    import keras
+
+    from fcnlib import train
+
+    plain = recipes.build(variant, profile="quick", weights=None)
+    names = [layer.name for layer in plain.layers]
+    assert plain.output.dtype == "float32" and "output_float32" not in names
+    with train.precision_policy("mixed_float16"):
+        model = recipes.build(variant, profile="quick", weights=None)
+    assert model.name == plain.name
+    last = model.layers[-1]
+    assert last.name == "output_float32" and last.compute_dtype == "float32"
+    assert model.layers[-2].compute_dtype == "float16"  # Everything before computes in float16.
+    out = model(np.zeros((1, 96, 96, 3), "float32"))
+    assert out.dtype == "float32" and tuple(out.shape) == (1, 96, 96, plain.output_shape[-1])
+    # Same layers with weights, same names: weights move between the two by name.
+    def weighted(m):
+        return [layer.name for layer in m.layers if layer.weights]
+
+    assert weighted(plain) == weighted(model)
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_mixed_precision_is_a_separate_cache_entry(capsys):
+    import keras
+
+    from fcnlib import train
+
+    data = recipes.make_datasets("binary", TINY)
+    recipes.train_model("fcn32s", "binary", profile=TINY, datasets=data, verbose=0)
+    capsys.readouterr()
+    with train.precision_policy("mixed_float16"):
+        model, history = recipes.train_model("fcn32s", "binary", profile=TINY, datasets=data,
+                                             verbose=0)
+    assert "from cache" not in capsys.readouterr().out, "float16 must not load the float32 model"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert np.isfinite(history["loss"][0]) and model.output.dtype == "float32"
+    assert len(list(config.cache_dir().glob("fcn32s-*.weights.h5"))) == 2
+    # Back in float32 the first entry is still the one loaded: its key did not change.
+    recipes.train_model("fcn32s", "binary", profile=TINY, datasets=data, verbose=0)
+    assert "Loaded fcn32s from cache" in capsys.readouterr().out
+
+
+def test_train_model_builds_in_the_strategy_and_passes_jit_compile(monkeypatch):
+    import tensorflow as tf
+
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    seen = []
+    real_build = recipes.build
+
+    def spying_build(*args, **kwargs):
+        seen.append(tf.distribute.get_strategy() is strategy)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(recipes, "build", spying_build)
+    data = recipes.make_datasets("binary", TINY)
+    model, _ = recipes.train_model("fcn16s", "binary", profile=TINY, datasets=data, verbose=0,
+                                   cache=False, strategy=strategy, jit_compile=False)
+    assert seen == [True, True]  # The staged FCN-32s and the FCN-16s, both in the scope.
+    assert model.jit_compile is False
