@@ -30,8 +30,8 @@ unless `--force` is given.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
-import filecmp
 import os
 import re
 import shutil
@@ -157,7 +157,8 @@ def check_notebook(path: Path) -> list[str]:
             problems.append(f"{where} ({grade_id}): nbgrader schema_version should be 3")
         begins, ends = cell.source.count(MARKERS[0]), cell.source.count(MARKERS[1])
         hidden = cell.source.count(MARKERS[2]), cell.source.count(MARKERS[3])
-        if kind == "solution" and not (begins == ends >= 1 and len(_blocks(cell.source, MARKERS[0], MARKERS[1])) == begins):
+        paired = len(_blocks(cell.source, MARKERS[0], MARKERS[1])) == begins
+        if kind == "solution" and not (begins == ends >= 1 and paired):
             problems.append(f"{where} ({grade_id}): needs ### BEGIN SOLUTION / ### END SOLUTION in pairs")
         if kind != "solution" and begins + ends:
             problems.append(f"{where} ({grade_id}): solution markers outside a solution cell")
@@ -251,7 +252,9 @@ def _env(profile: str = "quick") -> dict[str, str]:
 
 def nbgrader(course: Path, *args: str, profile: str = "quick", check: bool = True) -> int:
     """Runs one nbgrader command in the course directory (where it finds nbgrader_config.py)."""
-    command = [sys.executable, "-m", "nbgrader", *args]
+    # nbgrader 0.9.6 with SQLAlchemy 2 warns "Object of type <...> not in session" while the grades it
+    # records are right (tests/test_classroom.py reads them back); -W keeps that out of the log only.
+    command = [sys.executable, "-W", "ignore:Object of type", "-m", "nbgrader", *args]
     print("$ nbgrader " + " ".join(args), flush=True)
     result = subprocess.run(command, cwd=course, env=_env(profile))
     if check and result.returncode:
@@ -340,13 +343,49 @@ def find_submissions(folder: Path, stems: list[str]) -> tuple[dict[tuple[str, st
     return found, problems
 
 
-def submission_problems(path: Path, released: Path) -> list[str]:
-    """Graded cells missing from, or duplicated in, a submission (nbgrader cannot grade those)."""
-    expected = [meta["grade_id"] for _, meta in _nbgrader_cells(nbformat.read(released, as_version=4))]
-    present = [meta.get("grade_id") for _, meta in _nbgrader_cells(nbformat.read(path, as_version=4))]
-    missing = [grade_id for grade_id in expected if grade_id not in present]
+def restore_metadata(notebook, released) -> list[str]:
+    """Gives exercise cells that lost their nbgrader metadata the released metadata back, in place.
+
+    Some editors drop cell metadata; nbgrader then finds no graded cells and scores 0 without a word.
+    Task and test cells are matched by their exact text (students cannot edit them); a solution cell is
+    the only code cell between its task and its tests. Returns the grade ids restored.
+    """
+    def positions():
+        return {cell.metadata["nbgrader"].get("grade_id"): i for i, cell in enumerate(notebook.cells)
+                if "nbgrader" in cell.metadata}
+
+    wanted = [cell for cell, _ in _nbgrader_cells(released) if cell.metadata["nbgrader"]["grade_id"] not in positions()]
+    restored = []
+    for cell in wanted:
+        if cell.metadata["nbgrader"].get("solution"):
+            continue
+        hits = [c for c in notebook.cells if "nbgrader" not in c.metadata and c.cell_type == cell.cell_type
+                and c.source.strip() == cell.source.strip()]
+        if len(hits) == 1:
+            hits[0].metadata.update(copy.deepcopy(cell.metadata))
+            restored.append(cell.metadata["nbgrader"]["grade_id"])
+    for cell in wanted:
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        if not cell.metadata["nbgrader"].get("solution"):
+            continue
+        where = positions()
+        task, tests = (where.get(grade_id.replace("_solution", f"_{part}")) for part in ("task", "tests"))
+        if task is None or tests is None:
+            continue
+        between = [c for c in notebook.cells[task + 1 : tests] if c.cell_type == "code"]
+        if len(between) == 1 and "nbgrader" not in between[0].metadata:
+            between[0].metadata.update(copy.deepcopy(cell.metadata))
+            restored.append(grade_id)
+    return restored
+
+
+def submission_problems(notebook, released) -> list[str]:
+    """Graded cells missing from a submission, or exercise cells in it twice: nbgrader cannot grade those."""
+    graded = [meta["grade_id"] for _, meta in _nbgrader_cells(released) if meta.get("grade")]
+    present = [meta.get("grade_id") for _, meta in _nbgrader_cells(notebook)]
+    missing = [grade_id for grade_id in graded if grade_id not in present]
     twice = sorted({grade_id for grade_id in present if present.count(grade_id) > 1})
-    return ([f"cells without their nbgrader metadata: {', '.join(missing)}"] if missing else []) + (
+    return ([f"graded cells without their nbgrader metadata: {', '.join(missing)}"] if missing else []) + (
         [f"cells copied with their metadata: {', '.join(twice)}"] if twice else [])
 
 
@@ -354,7 +393,7 @@ def autograde(submissions: Path, course: Path = COURSE, force: bool = False, fee
               timeout: int = CELL_TIMEOUT, profile: str = "quick") -> int:
     """Copies submissions into the course, autogrades new or changed ones, writes grades and feedback.
 
-    Returns nbgrader autograde's exit status (non-zero when a submission could not be graded).
+    Returns nbgrader autograde's exit status, or 1 when a submission has exercise cells nbgrader cannot find.
     """
     stems = [path.stem for path in series_notebooks()]
     found, problems = find_submissions(Path(submissions), stems)
@@ -368,15 +407,23 @@ def autograde(submissions: Path, course: Path = COURSE, force: bool = False, fee
         print(f"Releasing {', '.join(missing)} first (not released in {course} yet).")
         release([NOTEBOOKS / f"{stem}.ipynb" for stem in missing], course, timeout)
     now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    flagged = []
     for (student, stem), path in sorted(found.items()):
         target = course / "submitted" / student / stem / f"{stem}.ipynb"
-        for problem in submission_problems(path, course / "release" / stem / f"{stem}.ipynb"):
-            print(f"warning: {student}/{stem}: {problem}", file=sys.stderr)
-        if target.exists() and filecmp.cmp(path, target, shallow=False):
+        notebook = nbformat.read(path, as_version=4)
+        released = nbformat.read(course / "release" / stem / f"{stem}.ipynb", as_version=4)
+        restored = restore_metadata(notebook, released)
+        if restored:
+            print(f"note: {student}/{stem}: restored the nbgrader metadata of {', '.join(restored)}")
+        flagged += [f"{student}/{stem}: {problem}" for problem in submission_problems(notebook, released)]
+        text = nbformat.writes(notebook) if restored else path.read_text(encoding="utf-8")
+        if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        target.write_text(text, encoding="utf-8")
         (target.parent / "timestamp.txt").write_text(now + "\n", encoding="utf-8")
+    for problem in flagged:
+        print(f"warning: {problem}", file=sys.stderr)
     status = nbgrader(course, "autograde", "*", *(["--force"] if force else []), profile=profile, check=False)
     if feedback:
         nbgrader(course, "generate_feedback", "*", *(["--force"] if force else []), check=False)
@@ -384,7 +431,10 @@ def autograde(submissions: Path, course: Path = COURSE, force: bool = False, fee
     print(format_scores(scores(course)))
     print(f"\nGrades: {course / 'grades.csv'}; autograded notebooks: {course / 'autograded'}"
           + (f"; feedback: {course / 'feedback'}" if feedback else ""))
-    return status
+    if flagged:
+        print("\nCheck by hand (nbgrader scores cells it cannot find as 0):\n  " + "\n  ".join(flagged),
+              file=sys.stderr)
+    return status or int(bool(flagged))
 
 
 def scores(course: Path = COURSE) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
@@ -452,7 +502,8 @@ def main(argv=None) -> int:
     elif args.command == "autograde":
         return autograde(args.submissions, args.course, args.force, not args.no_feedback, args.timeout, args.profile)
     elif args.command == "feedback":
-        prepare_course(args.course)
+        if not (args.course / "gradebook.db").exists():
+            raise SystemExit(f"Nothing graded in {args.course} yet (see `autograde`).")
         nbgrader(args.course.resolve(), "generate_feedback", "*", *(["--force"] if args.force else []))
         print(f"Feedback: {args.course.resolve() / 'feedback'}")
     return 0

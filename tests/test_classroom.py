@@ -74,7 +74,8 @@ def graded(course, tmp_path_factory):
         (submissions / "instructor").mkdir(exist_ok=True)
         shutil.copyfile(path, submissions / "instructor" / path.name)
         (submissions / "untouched" / "downloads").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(course / "handout" / path.name, submissions / "untouched" / "downloads" / f"Copy of {path.name}")
+        untouched = submissions / "untouched" / "downloads" / f"Copy of {path.name}"  # As Colab names it.
+        shutil.copyfile(course / "handout" / path.name, untouched)
     with pytest.MonkeyPatch.context() as patch:  # The graded kernels inherit this environment.
         patch.setenv("FCN_CACHE_DIR", str(tmp_path_factory.mktemp("fcn_cache")))
         patch.setenv("FCN_DATA_DIR", str(tmp_path_factory.mktemp("fcn_data")))
@@ -116,8 +117,8 @@ def _broken_copies(tmp_path):
         return notebook
 
     def drop_tests(cells, notebook):
-        notebook.cells = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id", "")[-5:] != "tests"
-                          or c.metadata["nbgrader"]["grade_id"] == "ex03_1_tests"]
+        keep = lambda c: not c.metadata.get("nbgrader", {}).get("grade_id", "").endswith(("2_tests", "3_tests"))
+        notebook.cells = [c for c in notebook.cells if keep(c)]
 
     cases = {
         "end_marker": (lambda cells, nb: setattr(cells["ex03_1_solution"], "source",
@@ -161,7 +162,8 @@ def test_release_strips_solutions_and_hidden_tests(course, path):
     for marker in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN):
         assert marker not in text, f"{marker!r} survived in the student version of {path.name}"
     public = {line.strip() for cell in source.cells
-              for line in _outside("\n".join(_outside(cell.source, BEGIN_SOLUTION, END_SOLUTION)), BEGIN_HIDDEN, END_HIDDEN)}
+              for line in _outside("\n".join(_outside(cell.source, BEGIN_SOLUTION, END_SOLUTION)),
+                                   BEGIN_HIDDEN, END_HIDDEN)}
     released_lines = {line.strip() for line in text.splitlines()}
     released_cells = _graded_cells(released)
     assert released_cells.keys() == _graded_cells(source).keys()
@@ -169,7 +171,8 @@ def test_release_strips_solutions_and_hidden_tests(course, path):
         student = released_cells[grade_id]
         secret = {line.strip() for line in _between(cell.source, BEGIN_SOLUTION, END_SOLUTION)
                   + _between(cell.source, BEGIN_HIDDEN, END_HIDDEN)} - public - {""}
-        assert not secret & released_lines, f"{grade_id}: instructor-only lines leaked: {sorted(secret & released_lines)[:3]}"
+        leaks = sorted(secret & released_lines)
+        assert not leaks, f"{grade_id}: instructor-only lines leaked: {leaks[:3]}"
         if cell.metadata["nbgrader"].get("solution"):
             assert student.source.count(STUB) == cell.source.count(BEGIN_SOLUTION), f"{grade_id}: no nbgrader stub"
         if cell.metadata["nbgrader"].get("grade"):
@@ -254,15 +257,32 @@ def test_submissions_are_matched_to_notebooks(tmp_path):
     assert len(problems) == 3 and any("second submission" in p for p in problems)
 
 
-def test_submissions_without_metadata_are_reported(course, tmp_path):
+def test_lost_metadata_is_restored_or_reported(course):
+    """Editors that drop cell metadata would make nbgrader score 0 silently; the script repairs or warns."""
     path = CHEAP[-1]
-    released = course / "release" / path.stem / path.name
-    notebook = _read(released)
-    for cell in notebook.cells:
-        cell.metadata.pop("nbgrader", None)
-    nbformat.write(notebook, tmp_path / path.name)
+    released = _read(course / "release" / path.stem / path.name)
+    ids = list(_graded_cells(released))
     assert classroom.submission_problems(released, released) == []
-    assert "without their nbgrader metadata" in classroom.submission_problems(tmp_path / path.name, released)[0]
+    stripped = copy.deepcopy(released)
+    for cell in stripped.cells:
+        cell.metadata.pop("nbgrader", None)
+    assert "graded cells without their nbgrader metadata" in classroom.submission_problems(stripped, released)[0]
+    assert sorted(classroom.restore_metadata(stripped, released)) == sorted(ids)
+    assert [c.metadata for c in stripped.cells] == [c.metadata for c in released.cells]
+    # A cell the student added beside a solution makes that solution ambiguous; the graded cells still match.
+    stripped = copy.deepcopy(released)
+    for cell in stripped.cells:
+        cell.metadata.pop("nbgrader", None)
+    solution = ids[1]
+    after_solution = released.cells.index(_graded_cells(released)[solution]) + 1
+    stripped.cells.insert(after_solution, nbformat.v4.new_code_cell("x = 1"))
+    restored = classroom.restore_metadata(stripped, released)
+    assert solution.endswith("_solution") and solution not in restored and len(restored) == len(ids) - 1
+    assert classroom.submission_problems(stripped, released) == []
+    # A copied exercise cell keeps its grade id: reported, since nbgrader cannot tell which one counts.
+    doubled = copy.deepcopy(released)
+    doubled.cells.append(copy.deepcopy(_graded_cells(released)[ids[2]]))
+    assert "copied" in classroom.submission_problems(doubled, released)[0]
 
 
 def test_guide_table_matches_the_notebooks():
