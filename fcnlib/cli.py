@@ -108,12 +108,6 @@ def resolve_profile(args, fail):
              f"{profile.name} uses {profile.dataset}.")
     if args.model == "dense" and args.task != "binary":
         fail("--model dense is the learner's binary model; use --task binary.")
-    imagenet = profile.backbone_weights == "imagenet"
-    if args.model == "dense" and imagenet and profile.image_size != 224:
-        # recipes.build makes the ImageNet dense baseline 224x224, the data are image_size.
-        fail(f"--model dense with ImageNet weights takes 224x224 images, but profile "
-             f"{profile.name} feeds {profile.image_size}x{profile.image_size}; run the dense "
-             "baseline on --dataset synthetic (notebook 01).")
     for name in ("epochs", "batch_size"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             fail(f"--{name.replace('_', '-')} must be a positive integer.")
@@ -217,6 +211,9 @@ def main(argv=None) -> int:
 
     import fcnlib
     from fcnlib import files, recipes, train
+
+    if args.model == "dense":  # ImageNet VGG16's fc1 takes 224x224 images only.
+        profile = recipes.dense_profile(profile)
 
     if dataset == "voc":
         try:

@@ -105,6 +105,23 @@ def make_datasets(task: str = "binary", profile=None, augment: bool | None = Non
             for name, source in sources.items()}
 
 
+def dense_profile(profile=None) -> config.Profile:
+    """The profile the dense baseline trains in: ImageNet VGG16's ``fc1`` needs 224x224 inputs.
+
+    With the quick backbone it is the profile itself (96x96); with ImageNet weights the same
+    profile at ``image_size=224``, as in the learner's model. Score the dense baseline (and any
+    model compared with it) on ``make_datasets(task, dense_profile(profile))``.
+    """
+    profile = _profile(profile)
+    if profile.backbone_weights == "imagenet" and profile.image_size != 224:
+        return dataclasses.replace(profile, image_size=224)
+    return profile
+
+
+def _image_size(data) -> tuple:
+    return tuple(data.element_spec[0].shape[1:3])
+
+
 def fc6_kernel(profile=None) -> int:
     """``fc6``'s kernel: 7 for ImageNet VGG16 (224 / 32), 3 for the quick backbone (96 / 32)."""
     return 7 if _profile(profile).backbone_weights == "imagenet" else config.QUICK.image_size // 32
@@ -129,7 +146,7 @@ def build(variant: str, task: str = "binary", upsampling: str = "fixed", skip_sc
     if variant == "dense":
         if task != "binary":
             raise ValueError("The dense baseline is the learner's binary model; use task='binary'.")
-        size = profile.image_size if profile.backbone_weights != "imagenet" else 224
+        size = dense_profile(profile).image_size
         return _float32_output(models.dense_reshape_vgg16((size, size, 3), 1, weights=weights,
                                                           width=profile.width))
     builder = {"fcn32s": models.fcn32s, "fcn16s": models.fcn16s, "fcn8s": models.fcn8s}[variant]
@@ -163,8 +180,12 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
     FCN-32s and FCN-8s from the trained FCN-16s (same task and upsampling), each trained for the
     profile's epochs; ``"at_once"`` trains FCN-16s / FCN-8s from the backbone with the skip
     inputs scaled (0.01, 0.0001). Staged stages train for ``STAGED_EPOCH_SHARE`` of the epochs,
-    so the staged FCN-8s has seen 1 + 0.5 + 0.5 times the epochs of the at-once one. The dense baseline trains as the learner did: binary
-    cross-entropy on its sigmoid output, Keras ``accuracy`` as the metric.
+    so the staged FCN-8s has seen 1 + 0.5 + 0.5 times the epochs of the at-once one.
+
+    The dense baseline trains as the learner did, binary cross-entropy on its sigmoid output and
+    Keras ``accuracy`` as the metric, in :func:`dense_profile` (224x224 with ImageNet weights;
+    ``datasets`` of another size are replaced). The cross-entropy skips void pixels (VOC's
+    borders; the synthetic binary task has none, so there it is plain binary cross-entropy).
 
     Args:
         variant: One of ``VARIANTS``.
@@ -193,8 +214,10 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
     """
     _check("variant", variant, VARIANTS)
     _check("schedule", schedule, SCHEDULES)
-    profile = _profile(profile)
-    datasets = make_datasets(task, profile) if datasets is None else datasets
+    profile = dense_profile(profile) if variant == "dense" else _profile(profile)
+    size = (profile.image_size, profile.image_size)
+    if datasets is None or (variant == "dense" and _image_size(datasets["train"]) != size):
+        datasets = make_datasets(task, profile)  # The dense head only takes its own size.
     staged = variant in STAGED_FROM and schedule == "staged"
     key = {"recipe": variant, "task": task, "upsampling": upsampling,
            "schedule": schedule if variant in STAGED_FROM else None, "seed": SEED,
@@ -216,7 +239,7 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
 
     loss = metric = None
     if variant == "dense":
-        loss, metric = keras.losses.BinaryCrossentropy(), ["accuracy"]
+        loss, metric = metrics.MaskedBinaryCrossentropy(), ["accuracy"]
     epochs = epochs or profile.epochs
     own_epochs = max(1, round(epochs * STAGED_EPOCH_SHARE)) if staged else epochs
     return train.train_or_load(build_fn, key, datasets["train"], datasets["val"],

@@ -38,6 +38,9 @@ def test_fcns_have_the_task_classes_and_any_size(variant):
 def test_dense_baseline_is_binary_at_the_profile_size():
     model = recipes.build("dense", profile="quick", weights=None)
     assert model.output_shape == (None, 96, 96, 1)
+    # ImageNet VGG16's fc1 takes 224x224 only, so in the full profile the dense baseline is 224.
+    assert recipes.dense_profile("full").image_size == 224 and recipes.dense_profile("quick") == config.QUICK
+    assert recipes.build("dense", profile="full", weights=None).output_shape == (None, 224, 224, 1)
     with pytest.raises(ValueError, match="binary"):
         recipes.build("dense", "multiclass", profile="quick", weights=None)
 
