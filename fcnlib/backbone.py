@@ -111,12 +111,20 @@ def vgg16_classifier(input_shape=(96, 96, 3), num_classes=5, width=0.25, weights
     return model
 
 
-def quick_classifier() -> keras.Model:
-    """Builds the quick profile's classifier, the network whose weights ship in ``data/``."""
+def quick_classifier(pretrained: bool = False) -> keras.Model:
+    """Builds the quick profile's classifier, the network whose weights ship in ``data/``.
+
+    Args:
+        pretrained: Load every layer, ``predictions`` included, from ``config.QUICK_BACKBONE_FILE``
+            after checking its SHA-256 (``load_backbone_weights`` copies only the backbone).
+    """
     size = config.QUICK.image_size
-    return vgg16_classifier(
+    model = vgg16_classifier(
         (size, size, 3), num_classes=len(config.MULTICLASS_CLASSES) - 1, width=config.QUICK.width
     )
+    if pretrained:
+        model.load_weights(_verified_quick_backbone())
+    return model
 
 
 def file_sha256(path) -> str:

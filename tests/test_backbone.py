@@ -140,3 +140,13 @@ def test_file_sha256_matches_a_known_digest(tmp_path):
     (tmp_path / "abc").write_bytes(b"abc")
     assert backbone.file_sha256(tmp_path / "abc") == hashlib.sha256(b"abc").hexdigest()
     assert backbone.file_sha256(tmp_path / "abc").startswith("ba7816bf8f01cfea")
+
+
+def test_pretrained_quick_classifier_loads_predictions_too():
+    import h5py
+
+    model = backbone.quick_classifier(pretrained=True)
+    with h5py.File(config.QUICK_BACKBONE_FILE) as stored:  # Keras stores the 3rd dense layer so.
+        kernel = stored["layers/dense_2/vars/0"][()]
+    assert kernel.shape == (1024, 5)
+    np.testing.assert_array_equal(np.asarray(model.get_layer("predictions").kernel), kernel)

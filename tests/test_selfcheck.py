@@ -26,8 +26,14 @@ def test_expect_close_and_hint():
     selfcheck.expect_close(np.ones(4) + 1e-7, np.ones(4), "kernel")
     with pytest.raises(selfcheck.ExerciseError, match="Hint: check the centre"):
         selfcheck.expect_close(np.ones(4) * 1.1, np.ones(4), "kernel", hint="check the centre")
-    with pytest.raises(selfcheck.ExerciseError, match="largest difference"):
+    with pytest.raises(selfcheck.ExerciseError, match="NaN in 1 place"):
         selfcheck.expect_close(np.array([np.nan]), np.array([1.0]), "nan")
+    # NaN where NaN is expected (a class that never occurs has no IoU) is right; a number is not.
+    selfcheck.expect_close(np.array([0.5, np.nan]), np.array([0.5, np.nan]), "per-class IoU")
+    with pytest.raises(selfcheck.ExerciseError, match="NaN"):
+        selfcheck.expect_close(np.array([0.5, 0.0]), np.array([0.5, np.nan]), "per-class IoU")
+    with pytest.raises(selfcheck.ExerciseError, match="largest difference"):
+        selfcheck.expect_close(np.array([np.inf]), np.array([1.0]), "inf")
 
 
 def test_expect_true():
