@@ -251,8 +251,9 @@ def _check_loss_and_output(model, loss, channels):
             f"The last layer applies {activation} and the loss has from_logits=True.",
             f"The loss applies {activation} a second time to values already in (0, 1), so its "
             f"predictions stay close to uniform and gradients are tiny.{floor}",
-            "Remove the final activation (fcnlib models output logits; take the argmax or softmax "
-            "only when predicting), or keep it and use from_logits=False.", "error")]
+            "Remove the final activation (fcnlib models with several classes output logits; take "
+            "the argmax or softmax only when predicting), or keep it and use from_logits=False.",
+            "error")]
     if activation == "linear" and from_logits is False:
         return [Finding(
             "logits_with_probability_loss",
@@ -486,6 +487,11 @@ def overfit_one_batch(model, x, y, steps=50, learning_rate=1e-3, loss=None,
                        "fails, look at the data pipeline, the learning rate and augmentation.",
                        "info", details)
     if constant is not None and np.isfinite(last) and last <= 1.2 * constant:
+        mismatch = _check_loss_and_output(model, _resolve_loss(model, loss), model.output_shape[-1])
+        if mismatch:  # A stall the model's own set-up explains (e.g. softmax applied twice).
+            return Finding("overfit_one_batch", symptom, "The loss stalls near the level of "
+                           "predicting class frequencies. " + mismatch[0].diagnosis,
+                           mismatch[0].fix, "error", details)
         return Finding(
             "overfit_one_batch", symptom, "The loss fell only to about the level of predicting the "
             "class frequencies everywhere: the model has learned how common each class is (mostly "
@@ -511,7 +517,7 @@ def lr_range_check(model, x, y, learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1), s
         learning_rates: Rates to try (Adam).
         steps: Steps per rate.
         loss: As for :func:`overfit_one_batch`.
-        current: Your learning rate; the compiled optimizer's when None (if compiled).
+        current: Your learning rate; the compiled optimizer's when None and it is Adam.
 
     Returns:
         A finding: "warning" if ``current`` barely lowers or blows up the loss while another rate
@@ -522,7 +528,8 @@ def lr_range_check(model, x, y, learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1), s
 
     >>> diagnose.report(diagnose.lr_range_check(model, x[:4], y[:4], current=1e-1))  # doctest: +SKIP
     """
-    if current is None and getattr(model, "optimizer", None) is not None:
+    # The sweep uses Adam, so only an Adam rate compares with it (Adadelta's 1.0 is no Adam 1.0).
+    if current is None and isinstance(getattr(model, "optimizer", None), keras.optimizers.Adam):
         rate = keras.ops.convert_to_numpy(model.optimizer.learning_rate)
         current = float(f"{float(rate):.6g}")  # Rounded, so that 1e-3 in float32 reads 0.001.
     rates = sorted(set(learning_rates) | ({current} if current else set()))

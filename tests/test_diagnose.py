@@ -299,7 +299,11 @@ def test_overfit_one_batch_fails_on_softmax_twice_frozen_or_all_void():
     keras.utils.set_random_seed(0)
     x, y = learnable_batch(6)
     twice = conv_model(6, activation="softmax")
-    assert diagnose.overfit_one_batch(twice, x, y, 40, 3e-2, loss=sparse_ce()).severity == "error"
+    stalled = diagnose.overfit_one_batch(twice, x, y, 40, 3e-2, loss=sparse_ce())
+    assert stalled.severity == "error"
+    # It stalls near the constant prediction, and the stall is blamed on the second softmax.
+    assert stalled.details["losses"][-1] <= 1.2 * stalled.details["constant_loss"]
+    assert "a second time" in stalled.diagnosis and "from_logits" in stalled.fix
     frozen = conv_model()
     frozen.trainable = False
     x3, y3 = learnable_batch()
@@ -321,6 +325,10 @@ def test_lr_range_check_flags_a_rate_far_off_and_accepts_a_good_one():
     assert diagnose.lr_range_check(model, x, y, **kwargs).details["ratios"].keys() == {1e-7, 3e-2}
     model.trainable = False
     assert diagnose.lr_range_check(model, x, y, **kwargs).severity == "error"
+    # The sweep is Adam: another optimizer's rate is not compared with it.
+    model.trainable = True
+    model.compile(keras.optimizers.Adadelta(1e-7), sparse_ce())
+    assert diagnose.lr_range_check(model, x, y, **kwargs).details["ratios"].keys() == {3e-2}
 
 
 def test_check_model_flags_adadelta_at_the_keras_default_rate():
