@@ -80,7 +80,7 @@ def make_datasets(task: str = "binary", profile=None, augment: bool | None = Non
         augment: Override the profile's choice of training augmentation.
 
     Returns:
-        A dict of datasets of ``(float32 images, int32 masks)`` batches.
+        A :class:`Splits` dict of datasets of ``(float32 images, int32 masks)`` batches.
     """
     _check("task", task, TASKS)
     profile = _profile(profile)
@@ -100,9 +100,25 @@ def make_datasets(task: str = "binary", profile=None, augment: bool | None = Non
     else:
         raise ValueError(f"Profile {profile.name!r} has dataset {profile.dataset!r}; recipes know "
                          "'synthetic' and 'voc'. Use fcnlib.pipeline.make_dataset for other data.")
-    return {name: pipeline.make_dataset(source, batch, training=name == "train", image_size=size,
-                                        augment=augment and name == "train", seed=SEED)
-            for name, source in sources.items()}
+
+    def batches(name):
+        return pipeline.make_dataset(sources[name], batch, training=name == "train",
+                                     image_size=size, augment=augment and name == "train", seed=SEED)
+
+    return Splits({name: batches(name) for name in sources}, lambda: batches("train"))
+
+
+class Splits(dict):
+    """``{"train", "val", "test"}`` datasets that can also rebuild their training split.
+
+    A seeded ``tf.data`` shuffle gives a new order each time the same dataset object is iterated
+    (each epoch), and that count runs on across ``fit`` calls in one process. A run that trains on
+    a freshly built training split therefore sees the same batches whatever trained before it.
+    """
+
+    def __init__(self, splits: dict, rebuild_train):
+        super().__init__(splits)
+        self.rebuild_train = rebuild_train
 
 
 def dense_profile(profile=None) -> config.Profile:
@@ -242,7 +258,9 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
         loss, metric = metrics.MaskedBinaryCrossentropy(), ["accuracy"]
     epochs = epochs or profile.epochs
     own_epochs = max(1, round(epochs * STAGED_EPOCH_SHARE)) if staged else epochs
-    return train.train_or_load(build_fn, key, datasets["train"], datasets["val"],
+    train.set_seed(SEED)  # The shuffle's seed comes from the global seed too: fix both, then build.
+    train_data = datasets.rebuild_train() if isinstance(datasets, Splits) else datasets["train"]
+    return train.train_or_load(build_fn, key, train_data, datasets["val"],
                                epochs=own_epochs, learning_rate=profile.learning_rate, loss=loss,
                                metrics=metric, verbose=verbose, cache=cache, strategy=strategy,
                                jit_compile=jit_compile)

@@ -148,3 +148,16 @@ def test_train_model_builds_in_the_strategy_and_passes_jit_compile(monkeypatch):
                                    cache=False, strategy=strategy, jit_compile=False)
     assert seen == [True, True]  # The staged FCN-32s and the FCN-16s, both in the scope.
     assert model.jit_compile is False
+
+
+def test_a_recipe_trains_alike_whatever_trained_before_it():
+    # A seeded tf.data shuffle reorders on every pass over the same dataset object, across fit
+    # calls; train_model rebuilds the training split, so run two sees run one's batches.
+    data = recipes.make_datasets("binary", TINY)
+    first = recipes.train_model("fcn32s", profile=TINY, datasets=data, cache=False, verbose=0)[1]
+    for _ in data["train"]:  # Another pass, as another model's training would make.
+        pass
+    second = recipes.train_model("fcn32s", profile=TINY, datasets=data, cache=False, verbose=0)[1]
+    assert first["loss"] == second["loss"]
+    orders = [np.concatenate([y.numpy().ravel() for _, y in data["train"]]) for _ in range(2)]
+    assert not np.array_equal(*orders), "the plain split should reshuffle on every pass"
