@@ -116,7 +116,7 @@ def _copied(name, build_fn, profile, data, epochs):
         model.compile(keras.optimizers.Adam(profile.learning_rate),
                       metrics.segmentation_loss(2), metrics=[])
         train_data = data["train"]
-    model.fit(train_data, epochs=epochs, verbose=0)
+    model.fit(train_data, epochs=epochs, verbose=0, shuffle=False)  # The dataset shuffles itself.
     return model
 
 
