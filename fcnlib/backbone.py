@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from pathlib import Path
 
 import keras
@@ -25,8 +26,8 @@ import keras
 from fcnlib import config
 
 # Filters of the convolutions in each of VGG16's five blocks.
-VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
-FC_UNITS = 4096
+VGG16_BLOCKS = config.VGG16_BLOCKS
+FC_UNITS = config.FC_UNITS
 # Fully connected layers of the classifier and the convolutions that replace them in an FCN.
 FC_TO_CONV = {"fc1": "fc6", "fc2": "fc7"}
 REBUILD_COMMAND = "python -m fcnlib.pretrain"
@@ -153,11 +154,43 @@ def _verified_quick_backbone() -> Path:
     return path
 
 
+# keras.applications.VGG16's ImageNet weights (with the fc layers): its file name, URL and MD5, as in
+# https://github.com/keras-team/keras/blob/master/keras/src/applications/vgg16.py
+IMAGENET_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+IMAGENET_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+                        + IMAGENET_WEIGHTS_FILE)
+IMAGENET_WEIGHTS_MD5 = "64373286793e3c8b2b4e3219cbf3544b"
+IMAGENET_WEIGHTS_BYTES = 553_467_096
+
+
+def imagenet_weights_cached() -> bool:
+    """True when Keras' cache already holds VGG16's ImageNet weights (no download needed)."""
+    keras_home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    return (keras_home / "models" / IMAGENET_WEIGHTS_FILE).is_file()
+
+
+def fetch_imagenet_weights() -> Path:
+    """Downloads VGG16's ImageNet weights into Keras' cache (where ``VGG16(weights="imagenet")``
+    looks), verified by Keras against their MD5; returns the file. Raises ``ConnectionError``."""
+    if config.offline() and not imagenet_weights_cached():
+        raise ConnectionError(f"VGG16's ImageNet weights are missing and {config.OFFLINE_ENV} is set.")
+    try:
+        return Path(keras.utils.get_file(IMAGENET_WEIGHTS_FILE, IMAGENET_WEIGHTS_URL,
+                                         cache_subdir="models", file_hash=IMAGENET_WEIGHTS_MD5))
+    except Exception as error:  # A failed download shows up as many different exceptions.
+        raise ConnectionError(f"Could not download VGG16's ImageNet weights ({error}).") from error
+
+
 def _source_model(weights) -> keras.Model:
     """Returns a model holding the backbone weights that ``weights`` names."""
     if isinstance(weights, keras.Model):
         return weights
     if weights == "imagenet":
+        if config.offline() and not imagenet_weights_cached():
+            raise ConnectionError(
+                f"The ImageNet VGG16 weights are not in ~/.keras/models and {config.OFFLINE_ENV} is "
+                "set, so they are not downloaded. Use weights='synthetic' offline."
+            )
         try:
             return keras.applications.VGG16(weights="imagenet")
         except Exception as error:  # A failed download shows up as many different exceptions.

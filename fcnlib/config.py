@@ -1,12 +1,19 @@
 """Profiles, paths and dataset facts: the one place every notebook and script reads settings from.
 
-Two profiles exist. ``quick`` runs the whole series on a laptop CPU in minutes: small images, a few
-hundred synthetic scenes, a quarter-width VGG16 whose weights ship in ``data/``. ``full`` is the
-paper's setting for a GPU with internet: ImageNet VGG16 at full width and a real dataset.
+Three profiles exist, each one frozen set of settings that every notebook reads:
 
-The profile is ``full`` when TensorFlow sees a GPU and ``quick`` otherwise; the environment variable
-``FCN_PROFILE`` overrides the choice. ``FCN_DATA_DIR`` moves downloads and ``FCN_CACHE_DIR`` moves
-the checkpoint cache.
+* ``quick`` runs the whole series on a laptop CPU in minutes: small images, a few hundred synthetic
+  scenes, a quarter-width VGG16 whose weights ship in ``data/``. The default without a GPU.
+* ``gpu`` runs it on real photographs in minutes per notebook on a free Colab T4: PASCAL VOC 2012
+  (``train`` to train, ``val`` to validate and test), ImageNet VGG16 at 224x224, mixed precision,
+  a few epochs. The default when TensorFlow sees a GPU.
+* ``full`` is a paper-scale run (VOC + SBD, 320x320 crops, 30 epochs; hours per model). Never chosen
+  automatically: ask for it with ``FCN_PROFILE=full`` or the command line.
+
+The environment variable ``FCN_PROFILE`` overrides the choice. ``FCN_DATA_DIR`` moves downloads and
+``FCN_CACHE_DIR`` moves the checkpoint cache. ``FCN_SMOKE=1`` shrinks any profile to a smoke run
+(tiny images, random weights, one short epoch) that walks the profile's code path on a CPU: the
+tests run every notebook that way, with a small VOC-layout tree in ``FCN_DATA_DIR``.
 
 Example:
 
@@ -26,6 +33,8 @@ from pathlib import Path
 IGNORE_LABEL = 255
 
 PROFILE_ENV = "FCN_PROFILE"
+SMOKE_ENV = "FCN_SMOKE"
+OFFLINE_ENV = "FCN_OFFLINE"  # Set: never touch the network (a download stops at once with a message).
 DATA_DIR_ENV = "FCN_DATA_DIR"
 CACHE_DIR_ENV = "FCN_CACHE_DIR"
 
@@ -47,6 +56,10 @@ VOC_CLASSES = (
     "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
     "train", "tvmonitor",
 )
+
+# VGG16's convolution blocks (filters per layer) and fully connected units, at width 1.0.
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+FC_UNITS = 4096
 
 # Caffe-style VGG16 preprocessing (keras.applications.vgg16): RGB -> BGR, then these means subtracted.
 VGG_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -93,6 +106,9 @@ class Profile:
     epochs: int  # Epochs for one FCN training run.
     learning_rate: float  # Adam learning rate.
     dataset: str  # "synthetic", "voc", "pets" or "folder".
+    train_split: str = "train"  # VOC split to train on: "train" (1,464 images) or "train_aug" (+ SBD).
+    mixed_precision: bool = False  # Train in mixed_float16 (float32 weights) on a GPU.
+    smoke: bool = False  # A smoke run: tiny sizes and random weights; quality claims are not checked.
 
 
 QUICK = Profile(
@@ -109,6 +125,22 @@ QUICK = Profile(
     dataset="synthetic",
 )
 
+GPU = Profile(
+    name="gpu",
+    image_size=224,  # VGG16's ImageNet size: notebook 01's dense baseline is the learner's exact model.
+    num_train=1464,  # VOC 2012 segmentation train.
+    num_val=300,  # The first 300 VOC 2012 val images: validation curves after each epoch.
+    num_test=1449,  # All of VOC 2012 val: the test scores (as the paper, which reports on val).
+    width=1.0,
+    backbone_weights="imagenet",
+    batch_size=16,
+    epochs=3,  # The most for which fcnlib.budget keeps every notebook <= 10 T4 minutes in a fresh runtime.
+    learning_rate=1e-4,
+    dataset="voc",
+    train_split="train",
+    mixed_precision=True,
+)
+
 FULL = Profile(
     name="full",
     image_size=320,
@@ -121,9 +153,39 @@ FULL = Profile(
     epochs=30,
     learning_rate=1e-4,
     dataset="voc",
+    train_split="train_aug",
+    mixed_precision=True,
 )
 
-PROFILES = {"quick": QUICK, "full": FULL}
+PROFILES = {"quick": QUICK, "gpu": GPU, "full": FULL}
+
+
+def smoke_version(profile: Profile) -> Profile:
+    """Returns ``profile`` shrunk to a smoke run of the same code path.
+
+    Same dataset, split and precision; 64x64 images, VGG16 at 1/16 width with random weights, a
+    handful of images, batches of 4 and one epoch. It proves that every file, shape and layer name
+    on the path is right in seconds on a CPU; it says nothing about quality.
+    """
+    return dataclasses.replace(
+        profile, image_size=64, num_train=8, num_val=4, num_test=4, width=0.0625,
+        backbone_weights=None if profile.backbone_weights == "imagenet" else profile.backbone_weights,
+        batch_size=4, epochs=1, smoke=True,
+    )
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def smoke_mode() -> bool:
+    """True when ``FCN_SMOKE`` is set to something other than ``""``, ``"0"``, ``"no"`` or ``"false"``."""
+    return _flag(SMOKE_ENV)
+
+
+def offline() -> bool:
+    """True when ``FCN_OFFLINE`` is set (as for ``FCN_SMOKE``): downloads refuse at once."""
+    return _flag(OFFLINE_ENV)
 
 
 def _gpu_available() -> bool:
@@ -136,11 +198,12 @@ def get_profile(name: str | None = None) -> Profile:
     """Returns the active profile.
 
     Args:
-        name: ``"quick"`` or ``"full"``. When None, ``FCN_PROFILE`` decides, and without it the
-            profile is ``full`` if TensorFlow sees a GPU, else ``quick``.
+        name: ``"quick"``, ``"gpu"`` or ``"full"``. When None, ``FCN_PROFILE`` decides, and without
+            it the profile is ``gpu`` if TensorFlow sees a GPU, else ``quick`` (``full`` is never
+            chosen automatically).
 
     Returns:
-        A frozen :class:`Profile`.
+        A frozen :class:`Profile`; its :func:`smoke_version` when ``FCN_SMOKE`` is set.
 
     Raises:
         ValueError: For an unknown profile name, naming where it came from.
@@ -149,14 +212,16 @@ def get_profile(name: str | None = None) -> Profile:
     if name is None:
         name = os.environ.get(PROFILE_ENV)
         source = f"environment variable {PROFILE_ENV}"
-    if name is None or name == "":
-        return FULL if _gpu_available() else QUICK
-    key = name.strip().lower()
-    if key not in PROFILES:
-        raise ValueError(
-            f"Unknown profile {name!r} (from the {source}); choose one of {sorted(PROFILES)}."
-        )
-    return PROFILES[key]
+    if name is None or name.strip() == "":
+        profile = GPU if _gpu_available() else QUICK
+    else:
+        key = name.strip().lower()
+        if key not in PROFILES:
+            raise ValueError(
+                f"Unknown profile {name!r} (from the {source}); choose one of {sorted(PROFILES)}."
+            )
+        profile = PROFILES[key]
+    return smoke_version(profile) if smoke_mode() else profile
 
 
 def data_dir() -> Path:

@@ -138,6 +138,12 @@ def download(url, path, sha256=None, *, retries=RETRIES, progress=True) -> Path:
                 "or a different file. Delete it to download it again."
             )
         return path
+    if config.offline():
+        raise DownloadError(
+            f"Not downloading {path.name}: {config.OFFLINE_ENV} is set. Copy the file to {path} "
+            "or unset it. Without it, use the embedded dataset, which needs no download: "
+            "fcnlib.synthetic.splits()."
+        )
     part = path.with_name(path.name + ".part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

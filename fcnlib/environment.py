@@ -5,22 +5,52 @@ whether a GPU is visible, which profile is active and where data and caches go. 
 example a Colab image that upgraded TensorFlow) shows up here as a clear message instead of a stack
 trace three cells later.
 
+:func:`setup` is what every notebook's Setup section calls: the check, then the notebook's
+estimated training time (:mod:`fcnlib.budget`), then the data and weights the profile needs,
+downloaded on first use. When they cannot be had (offline, a failed download, no space) it stops
+right there with one message that names the way out, ``FCN_PROFILE=quick``, instead of a traceback
+from inside fcnlib cells later.
+
 Example:
 
 >>> from fcnlib import environment
->>> profile = environment.check()  # doctest: +SKIP
+>>> profile = environment.setup("02")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import shutil
 
-from fcnlib import config
+from pathlib import Path
+
+from fcnlib import budget, config
 
 # The oldest versions the series is tested against; older ones fail with a message saying what to do.
 MIN_TENSORFLOW = (2, 16)
 MIN_KERAS = (3, 0)
+# Notebooks that read the profile's dataset (and so need VOC in the gpu and full profiles), and
+# those that build models from the profile's backbone (and so need the ImageNet weights there).
+NEEDS_DATA = ("00", "01", "02", "04", "05", "06")
+NEEDS_BACKBONE = ("01", "02", "04", "05", "06")
+VOC_BYTES = 1_999_639_040  # VOCtrainval_11-May-2012.tar
+SBD_BYTES = 1_419_539_633  # benchmark.tgz
+QUICK_WAY_OUT = ("Run the series without downloads in the quick profile: set PROFILE_NAME = \"quick\" in "
+                 "the first cell (or FCN_PROFILE=quick in the environment) and run again.")
+# Where Colab keeps data and trained models between notebooks when Google Drive is used.
+DRIVE_ROOT = Path("/content/drive/MyDrive/fcn-notebooks")
+
+
+class SetupStopped(RuntimeError):
+    """The notebook cannot go on in this profile; the message says why and what to do.
+
+    Jupyter shows only the message (``_render_traceback_``), not a traceback from inside fcnlib.
+    """
+
+    def _render_traceback_(self):
+        return ["SetupStopped: " + line if i == 0 else line
+                for i, line in enumerate(str(self).splitlines())]
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -42,7 +72,8 @@ def check(profile: str | None = None, verbose: bool = True) -> config.Profile:
     """Checks versions, reports the machine and returns the active profile.
 
     Args:
-        profile: Force a profile (``"quick"`` / ``"full"``); None reads ``FCN_PROFILE`` or detects.
+        profile: Force a profile (``"quick"``, ``"gpu"``, ``"full"``); None reads ``FCN_PROFILE``
+            or detects.
         verbose: Print the report.
 
     Returns:
@@ -82,6 +113,118 @@ def check(profile: str | None = None, verbose: bool = True) -> config.Profile:
               f"VGG16 width {active.width}, backbone weights {active.backbone_weights!r}, "
               f"dataset {active.dataset!r}")
         print(f"Cache       {config.cache_dir()}")
-    if active.name == "full" and not gpus:
-        print("Warning: the full profile on a CPU takes hours per notebook; set FCN_PROFILE=quick.")
+    if active.name in ("gpu", "full") and not gpus and not active.smoke:
+        print(f"Warning: the {active.name} profile on a CPU takes hours per notebook; set FCN_PROFILE=quick.")
+    return active
+
+
+def use_google_drive(root: Path = DRIVE_ROOT) -> None:
+    """On Colab, mounts Google Drive and keeps downloads and the checkpoint cache there.
+
+    Each Colab notebook runs in its own runtime, which forgets everything when it ends; with the
+    data and trained models on Drive, later notebooks load them instead of downloading and
+    training again. Sets ``FCN_DATA_DIR`` and ``FCN_CACHE_DIR`` under ``root``.
+    """
+    if not in_colab():
+        print("Google Drive is only offered on Colab; keeping the local folders.")
+        return
+    from google.colab import drive  # Only importable on Colab.
+
+    drive.mount("/content/drive")
+    os.environ[config.DATA_DIR_ENV] = str(root / "data")
+    os.environ[config.CACHE_DIR_ENV] = str(root / "cache")
+    print(f"Data in {root / 'data'}, trained models in {root / 'cache'} (Google Drive).")
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 1e9:.1f} GB"
+
+
+def _voc_present(profile) -> bool:
+    root = config.data_dir() / "voc"
+    return any((root / layout / "ImageSets" / "Segmentation" / "val.txt").is_file()
+               for layout in ("", "VOC2012", "VOCdevkit/VOC2012"))
+
+
+def _stop(what: str, cause) -> SetupStopped:
+    return SetupStopped(f"{what}\nCause: {cause}\n{QUICK_WAY_OUT}")
+
+
+def ensure_data(notebook: str, profile: config.Profile, verbose: bool = True) -> None:
+    """Downloads what ``notebook`` needs in ``profile`` and is missing; stops cleanly otherwise.
+
+    Quick and smoke profiles need nothing. ``gpu`` and ``full`` need PASCAL VOC 2012 (2.0 GB, in
+    ``FCN_DATA_DIR``) where the notebook reads data, and VGG16's ImageNet weights (553 MB, in
+    ``~/.keras/models``) where it builds models; ``full`` asks for the SBD masks too (1.4 GB).
+
+    Raises:
+        SetupStopped: When something needed cannot be downloaded or stored, naming the way out.
+    """
+    from fcnlib import backbone, download  # TensorFlow is loaded by now (check() imported it).
+
+    wanted = []
+    if profile.dataset == "voc" and notebook in NEEDS_DATA and not _voc_present(profile):
+        wanted.append(("PASCAL VOC 2012 trainval", VOC_BYTES, lambda: download.download_voc()))
+    if (profile.dataset == "voc" and profile.train_split == "train_aug" and notebook in NEEDS_DATA
+            and not (config.data_dir() / "sbd" / "benchmark_RELEASE" / "dataset" / "train.txt").is_file()):
+        wanted.append(("the SBD masks (optional: without them training uses VOC train)", SBD_BYTES,
+                       lambda: download.download_sbd()))
+    if (profile.backbone_weights == "imagenet" and notebook in NEEDS_BACKBONE
+            and not backbone.imagenet_weights_cached()):
+        wanted.append(("VGG16's ImageNet weights", backbone.IMAGENET_WEIGHTS_BYTES,
+                       backbone.fetch_imagenet_weights))
+    if not wanted:
+        return
+    if verbose:
+        total = sum(size for _, size, _ in wanted)
+        print(f"Downloads (first use only, verified): {', '.join(f'{name} ({_gigabytes(size)})' for name, size, _ in wanted)}; "
+              f"{_gigabytes(total)} in all, into {config.data_dir()} and ~/.keras/models.")
+    for name, size, fetch in wanted:
+        target = config.data_dir()
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(target).free
+        except OSError as error:
+            raise _stop(f"Cannot use the data folder {target} for {name}.", error) from None
+        needed = 2 * size if fetch is not backbone.fetch_imagenet_weights else size  # Archive + unpacked.
+        if free < needed:
+            raise _stop(f"Not enough space for {name} in {target}: {_gigabytes(free)} free, "
+                        f"about {_gigabytes(needed)} needed. Free space, or point {config.DATA_DIR_ENV} "
+                        "at a larger disk.", "disk space")
+        try:
+            fetch()
+        except (OSError, ValueError) as error:
+            if "SBD" in name:
+                print(f"Could not get {name}; training uses VOC train. ({error})")
+                continue
+            raise _stop(f"Could not get {name}.", error) from None
+
+
+def setup(notebook: str, profile: str | None = None, drive: bool = False,
+          verbose: bool = True) -> config.Profile:
+    """The Setup section of every notebook: checks, time estimate, data; returns the profile.
+
+    Args:
+        notebook: The notebook's number, ``"00"`` ... ``"07"``.
+        profile: Force a profile; None reads ``FCN_PROFILE`` or detects (``gpu`` with a GPU).
+        drive: On Colab, keep data and trained models in Google Drive (:func:`use_google_drive`).
+        verbose: Print the report.
+
+    Returns:
+        The active :class:`fcnlib.config.Profile`.
+
+    Raises:
+        SetupStopped: When the profile's data or weights cannot be had; the message names
+            ``FCN_PROFILE=quick``, which needs no download.
+    """
+    if drive:
+        use_google_drive()
+    active = check(profile, verbose)
+    if verbose:
+        print(f"Data        {config.data_dir()}")
+        print(budget.describe(notebook, active))
+        if in_colab() and not drive and active.dataset != "synthetic":
+            print("Colab: each notebook is its own runtime. Set USE_DRIVE = True in the first cell to keep "
+                  "data and trained models in Google Drive for the next notebooks.")
+    ensure_data(notebook, active, verbose)
     return active

@@ -70,9 +70,10 @@ def _binarize(image, mask):
 def make_datasets(task: str = "binary", profile=None, augment: bool | None = None) -> dict:
     """Returns ``{"train", "val", "test"}`` batched ``tf.data`` datasets of the profile.
 
-    Quick: the synthetic splits (800 / 100 / 200 scenes of 96x96), no augmentation. Full: VOC
-    ``train_aug`` (``train`` when the SBD is missing) for training, random scale / crop / flip to
-    ``image_size``, and VOC ``val`` for both validation and test (the paper reports on val too).
+    Quick: the synthetic splits (800 / 100 / 200 scenes of 96x96), no augmentation. ``gpu``: VOC
+    ``train`` (1,464 images) for training, random scale / crop / flip to ``image_size``, and VOC
+    ``val`` for both validation and test (the paper reports on val too). Full: the same with
+    ``train_aug`` (VOC + SBD, 10,582 images; ``train`` when the SBD is missing).
 
     Args:
         task: ``"binary"`` or ``"multiclass"``.
@@ -89,12 +90,20 @@ def make_datasets(task: str = "binary", profile=None, augment: bool | None = Non
     if profile.dataset == "synthetic":
         sources = synthetic_splits(task, profile)
     elif profile.dataset == "voc":
-        try:
-            train_split = datasets.load_voc(split="train_aug")
-        except FileNotFoundError:
+        train_split = None
+        if profile.train_split == "train_aug":  # VOC + SBD; VOC train alone when the SBD is missing.
+            try:
+                train_split = datasets.load_voc(split="train_aug")
+            except FileNotFoundError:
+                print("The SBD masks are missing: training on VOC 2012 train (1,464 images) only.")
+        if train_split is None:
             train_split = datasets.load_voc(split="train")
         val_split = datasets.load_voc(split="val")
-        sources = {"train": train_split, "val": val_split, "test": val_split}
+        # Validation (the curves) uses the first num_val images of VOC val, the test scores num_test.
+        sources = {"train": train_split, "val": val_split.take(profile.num_val),
+                   "test": val_split.take(profile.num_test)}
+        if profile.smoke:  # A smoke run walks the path on a handful of images.
+            sources["train"] = train_split.take(profile.num_train)
         if task == "binary":
             sources = {k: v.map(_binarize) for k, v in sources.items()}
     else:
@@ -181,7 +190,7 @@ def _float32_output(model: keras.Model) -> keras.Model:
 
 
 def _precision_key() -> dict:
-    """``{"dtype_policy": name}`` under a mixed-precision policy; nothing (the old key) in float32."""
+    """``{"dtype_policy": name}`` under a mixed-precision policy; nothing in float32."""
     policy = keras.mixed_precision.global_policy().name
     return {} if policy == "float32" else {"dtype_policy": policy}
 
@@ -219,9 +228,9 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
             so the result does not depend on it and it is not part of the cache key.
         jit_compile: XLA for the training step, as in ``train.fit`` (``"auto"``, True, False).
 
-    A mixed-precision global policy (``train.precision_policy``) is part of the cache key, so a
-    model trained in float16 is never loaded as the float32 one, and vice versa; under float32
-    the key is exactly the one of earlier versions.
+    A profile with ``mixed_precision`` (``gpu``, ``full``) builds and trains in ``mixed_float16``
+    unless the caller set a global policy itself. The policy is part of the cache key, so a model
+    trained in float16 is never loaded as the float32 one, and vice versa.
 
     Returns:
         ``(model, history)`` as from ``train.train_or_load``.
@@ -237,7 +246,7 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
     staged = variant in STAGED_FROM and schedule == "staged"
     key = {"recipe": variant, "task": task, "upsampling": upsampling,
            "schedule": schedule if variant in STAGED_FROM else None, "seed": SEED,
-           "profile": dataclasses.asdict(profile), **_precision_key()}
+           "profile": dataclasses.asdict(profile)}
 
     def build_fn():
         previous = None
@@ -260,10 +269,26 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
     own_epochs = max(1, round(epochs * STAGED_EPOCH_SHARE)) if staged else epochs
     train.set_seed(SEED)  # The shuffle's seed comes from the global seed too: fix both, then build.
     train_data = datasets.rebuild_train() if isinstance(datasets, Splits) else datasets["train"]
-    return train.train_or_load(build_fn, key, train_data, datasets["val"],
-                               epochs=own_epochs, learning_rate=profile.learning_rate, loss=loss,
-                               metrics=metric, verbose=verbose, cache=cache, strategy=strategy,
-                               jit_compile=jit_compile)
+    with _profile_precision(profile, strategy):
+        key.update(_precision_key())
+        return train.train_or_load(build_fn, key, train_data, datasets["val"],
+                                   epochs=own_epochs, learning_rate=profile.learning_rate, loss=loss,
+                                   metrics=metric, verbose=verbose, cache=cache, strategy=strategy,
+                                   jit_compile=jit_compile)
+
+
+def _profile_precision(profile, strategy=None):
+    """The profile's precision for building and training: mixed where it asks for it, else as is.
+
+    A global policy the caller set (``train.precision_policy``) is left alone; a profile with
+    ``mixed_precision`` (``gpu``, ``full``) trains in ``mixed_float16`` (``mixed_bfloat16`` on a
+    TPU) only when no such policy is set.
+    """
+    import contextlib
+
+    if not profile.mixed_precision or keras.mixed_precision.global_policy().name != "float32":
+        return contextlib.nullcontext()
+    return train.precision_policy(train.mixed_precision_policy(strategy))
 
 
 def scores(model, data, task: str = "binary", profile=None) -> dict:

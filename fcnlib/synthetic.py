@@ -244,3 +244,40 @@ def presence_labels(masks, num_classes: int, min_pixels: int = MIN_PRESENCE_PIXE
         raise ValueError(f"Mask value {bad[0]} is outside 0..{num_classes - 1} and not void (255).")
     counts = [np.count_nonzero(masks == label, axis=(1, 2)) for label in range(1, num_classes)]
     return (np.stack(counts, axis=1) >= min_pixels).astype(np.float32)
+
+
+def write_voc_tree(root, num_train: int = 8, num_val: int = 6, image_size=(80, 112), seed: int = 0) -> Path:
+    """Writes synthetic scenes in PASCAL VOC 2012's layout, for the VOC code path without VOC.
+
+    ``<root>/VOCdevkit/VOC2012`` gets ``JPEGImages/<stem>.jpg``, ``SegmentationClass/<stem>.png``
+    (palette PNGs: background 0, the five sign classes as VOC classes 1-5, void 255 along the
+    outlines) and ``ImageSets/Segmentation/{train,val,trainval}.txt`` with VOC-style stems
+    (``2007_000000``...). ``datasets.load_voc(root, ...)`` and the ``gpu`` profile read it as they
+    read VOC; the tests run every notebook on such a tree (``FCN_PROFILE=gpu FCN_SMOKE=1``).
+
+    Args:
+        root: Folder to write into (becomes ``FCN_DATA_DIR/voc`` for the profiles).
+        num_train, num_val: Images in the two splits.
+        image_size: ``(height, width)`` of every image; VOC's are about 500x375.
+        seed: Seed of the scenes.
+
+    Returns:
+        The ``VOC2012`` folder.
+    """
+    from fcnlib import files  # Imported here: files is only needed when writing.
+
+    for name, value in (("num_train", num_train), ("num_val", num_val)):
+        if not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}.")
+    voc = Path(root) / "VOCdevkit" / "VOC2012"
+    images, masks = generate(num_train + num_val, image_size, "multiclass", seed)
+    stems = [f"2007_{index:06d}" for index in range(num_train + num_val)]
+    for stem, image, mask in zip(stems, images, masks):
+        files.write_image(voc / "JPEGImages" / f"{stem}.jpg", image)
+        files.write_mask(voc / "SegmentationClass" / f"{stem}.png", mask)
+    lists = voc / "ImageSets" / "Segmentation"
+    lists.mkdir(parents=True, exist_ok=True)
+    for split, chosen in (("train", stems[:num_train]), ("val", stems[num_train:]), ("trainval", stems)):
+        with files.atomic_path(lists / f"{split}.txt") as tmp:
+            tmp.write_text("".join(f"{stem}\n" for stem in chosen))
+    return voc

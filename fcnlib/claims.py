@@ -1,0 +1,92 @@
+"""The lesson's claims, checked in the open: ``claims.expect(fcn_iou > dense_iou, "...", ...)``.
+
+A notebook states a result ("FCN-32s beats the dense baseline on foreground IoU") and then checks it
+in a cell a learner can read. :func:`expect` is that check: an ``assert`` that also prints the
+numbers it compared, so the claim and the evidence sit side by side in the output.
+
+In a smoke run (``FCN_SMOKE=1``: tiny images, random weights, one short epoch, see
+:func:`fcnlib.config.smoke_version`) the numbers say nothing about quality, so a quality claim is
+printed as *not checked* instead of passing silently; claims that hold whatever the training (shapes,
+parameter counts, identities) stay plain ``assert`` statements in the notebooks and are always
+checked.
+
+When ``FCN_CLAIMS_FILE`` names a file, every claim is appended to it as one JSON line
+(``{"claim", "numbers", "checked", "held"}``): ``make series`` reads it for its report.
+
+Example:
+
+>>> from fcnlib import claims
+>>> claims.expect(0.81 > 0.09 + 0.15, "FCN-32s beats the dense baseline", fcn32s=0.81, dense=0.09)
+✓ FCN-32s beats the dense baseline  (fcn32s=0.81, dense=0.09)
+"""
+
+from __future__ import annotations
+
+import json
+import numbers as _numbers
+import os
+
+from fcnlib import config
+
+CLAIMS_FILE_ENV = "FCN_CLAIMS_FILE"
+
+
+class ClaimError(AssertionError):
+    """A claim of the lesson did not hold for this run; the message names it and its numbers."""
+
+
+def _plain(value):
+    """Numbers as Python floats/ints (NumPy scalars included), anything else as its repr."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, _numbers.Integral):
+        return int(value)
+    if isinstance(value, _numbers.Real):
+        return float(value)
+    try:
+        return float(value)  # 0-d arrays and tensors.
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _format(numbers: dict) -> str:
+    parts = []
+    for name, value in numbers.items():
+        parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}")
+    return ", ".join(parts)
+
+
+def _record(entry: dict) -> None:
+    path = os.environ.get(CLAIMS_FILE_ENV)
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as stream:  # One short line per claim: append is enough.
+        stream.write(json.dumps(entry) + "\n")
+
+
+def expect(condition, claim: str, **numbers) -> bool:
+    """Checks a claim about trained results, printing the numbers behind it.
+
+    Args:
+        condition: The claim as a boolean expression (``fcn_iou > dense_iou + MARGIN``).
+        claim: The claim in words, as the notebook's text states it.
+        **numbers: The values the condition compares, shown next to the verdict.
+
+    Returns:
+        True when the claim was checked and held; False in a smoke run, where it is not checked.
+
+    Raises:
+        ClaimError: When the claim does not hold (outside a smoke run), with its numbers.
+    """
+    values = {name: _plain(value) for name, value in numbers.items()}
+    shown = f"  ({_format(values)})" if values else ""
+    if config.smoke_mode():
+        _record({"claim": claim, "numbers": values, "checked": False, "held": None})
+        print(f"– not checked (smoke run, {config.SMOKE_ENV}=1): {claim}{shown}")
+        return False
+    held = bool(condition)
+    _record({"claim": claim, "numbers": values, "checked": True, "held": held})
+    if not held:
+        raise ClaimError(f"The claim does not hold in this run: {claim}{shown}")
+    print(f"✓ {claim}{shown}")
+    return True
