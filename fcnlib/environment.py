@@ -109,7 +109,8 @@ def check(profile: str | None = None, verbose: bool = True) -> config.Profile:
         print(f"GPU         {', '.join(g.name for g in gpus) if gpus else 'none (CPU only)'}")
         print(f"Colab       {'yes' if in_colab() else 'no'}")
         source = os.environ.get(config.PROFILE_ENV) and f"from {config.PROFILE_ENV}" or "detected"
-        print(f"Profile     {active.name} ({source}): {active.image_size}x{active.image_size} images, "
+        smoke = " smoke run (FCN_SMOKE): tiny, random weights, quality not checked;" if active.smoke else ""
+        print(f"Profile     {active.name} ({source}):{smoke} {active.image_size}x{active.image_size} images, "
               f"VGG16 width {active.width}, backbone weights {active.backbone_weights!r}, "
               f"dataset {active.dataset!r}")
         print(f"Cache       {config.cache_dir()}")

@@ -39,3 +39,29 @@ def test_directories_follow_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("FCN_CACHE_DIR", str(tmp_path / "c"))
     assert config.data_dir() == tmp_path / "d"
     assert config.cache_dir() == tmp_path / "c"
+
+
+def test_gpu_profile_is_the_default_with_a_gpu_and_full_only_on_request(monkeypatch):
+    monkeypatch.delenv("FCN_PROFILE", raising=False)
+    monkeypatch.delenv("FCN_SMOKE", raising=False)
+    monkeypatch.setattr(config, "_gpu_available", lambda: True)
+    assert config.get_profile() is config.GPU
+    monkeypatch.setattr(config, "_gpu_available", lambda: False)
+    assert config.get_profile() is config.QUICK
+    monkeypatch.setenv("FCN_PROFILE", "gpu")
+    assert config.get_profile() is config.GPU
+    gpu = config.GPU
+    assert (gpu.dataset, gpu.image_size, gpu.width, gpu.backbone_weights) == ("voc", 224, 1.0, "imagenet")
+    assert gpu.train_split == "train" and gpu.mixed_precision and not config.QUICK.mixed_precision
+
+
+def test_smoke_shrinks_the_profile_but_keeps_its_path(monkeypatch):
+    monkeypatch.setenv("FCN_PROFILE", "gpu")
+    monkeypatch.setenv("FCN_SMOKE", "1")
+    smoke = config.get_profile()
+    assert smoke.smoke and smoke.name == "gpu" and smoke.dataset == "voc" and smoke.mixed_precision
+    assert smoke.backbone_weights is None and smoke.image_size % 32 == 0 and smoke.epochs == 1
+    assert config.smoke_version(config.QUICK).backbone_weights == "synthetic"  # Shipped, no download.
+    for off in ("", "0", "false", "No"):
+        monkeypatch.setenv("FCN_SMOKE", off)
+        assert config.get_profile() is config.GPU

@@ -161,3 +161,28 @@ def test_a_recipe_trains_alike_whatever_trained_before_it():
     assert first["loss"] == second["loss"]
     orders = [np.concatenate([y.numpy().ravel() for _, y in data["train"]]) for _ in range(2)]
     assert not np.array_equal(*orders), "the plain split should reshuffle on every pass"
+
+
+def test_gpu_profile_path_on_a_voc_tree_in_a_smoke_run(tmp_path, monkeypatch):
+    """The gpu recipe end to end: VOC loader, binary objects, mixed precision, float32 output, cache."""
+    import keras
+
+    from fcnlib import synthetic
+
+    synthetic.write_voc_tree(tmp_path / "fcn_data" / "voc", num_train=6, num_val=5)
+    monkeypatch.setenv("FCN_DATA_DIR", str(tmp_path / "fcn_data"))
+    monkeypatch.setenv("FCN_PROFILE", "gpu")
+    monkeypatch.setenv("FCN_SMOKE", "1")
+    profile = config.get_profile()
+    data = recipes.make_datasets("binary", profile)
+    images, masks = next(iter(data["train"]))
+    assert images.shape[1:] == (profile.image_size, profile.image_size, 3)
+    assert set(np.unique(masks.numpy())) <= {0, 1, 255}  # VOC classes become "object".
+    assert sum(int(x.shape[0]) for x, _ in data["val"]) == profile.num_val
+    model, history = recipes.train_model("fcn16s", "binary", profile=profile, datasets=data, verbose=0)
+    assert keras.mixed_precision.global_policy().name == "float32"  # Restored after training.
+    assert model.get_layer("fc6").compute_dtype == "float16" and model.output.dtype == "float32"
+    assert len(history["loss"]) == 1 and np.isfinite(history["loss"][0])
+    again, _ = recipes.train_model("fcn16s", "binary", profile=profile, datasets=data, verbose=0)
+    np.testing.assert_array_equal(again.get_layer("score_pool4").get_weights()[0],
+                                  model.get_layer("score_pool4").get_weights()[0])  # From the cache.

@@ -1,0 +1,80 @@
+"""fcnlib.budget: FLOPs counted from the architecture agree with the built models' layers, and the
+gpu profile's notebooks fit their time limits."""
+
+import dataclasses
+
+import pytest
+
+from fcnlib import bench, budget, config, recipes
+
+SMALL = dataclasses.replace(config.QUICK, image_size=64, width=0.125)
+
+
+@pytest.mark.parametrize("variant", ["dense", "fcn32s", "fcn16s", "fcn8s"])
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_counted_flops_match_the_layers_of_the_built_model(variant, task):
+    if variant == "dense" and task == "multiclass":
+        pytest.skip("the dense baseline is binary")
+    size = SMALL.image_size
+    model = recipes.build(variant, task, profile=SMALL, weights=None)
+    if variant != "dense":  # FCNs accept any size; fix it so the layers have shapes to count.
+        builder = {"fcn32s": recipes.models.fcn32s, "fcn16s": recipes.models.fcn16s,
+                   "fcn8s": recipes.models.fcn8s}[variant]
+        model = builder(model.output_shape[-1], input_shape=(size, size, 3), width=SMALL.width,
+                        fc6_kernel=recipes.fc6_kernel(SMALL))
+    assert budget.forward_flops(variant, SMALL, task) == pytest.approx(bench.forward_flops(model), rel=1e-9)
+
+
+def test_full_width_vgg16_count_matches_the_published_figure():
+    # torchvision's model table (https://pytorch.org/vision/stable/models.html) lists VGG16 at
+    # 15.47 GFLOPS for a 224x224 image, counting multiply-adds of the convolutions and fc layers.
+    trunk, channels = budget._trunk(224, 1.0)
+    fc_macs = 7 * 7 * 512 * 4096 + 4096 * 4096 + 4096 * 1000
+    assert (trunk / 2 + fc_macs) / 1e9 == pytest.approx(15.47, abs=0.01)
+    assert channels == [64, 128, 256, 512, 512]
+
+
+def test_gpu_notebooks_fit_ten_minutes_on_a_t4_and_the_series_45():
+    for notebook in budget.NOTEBOOK_RECIPES:
+        fresh = budget.notebook_minutes(notebook, "gpu", "t4", cached=False)
+        assert fresh <= budget.NOTEBOOK_LIMIT_MINUTES, (notebook, fresh)
+    series = sum(budget.notebook_minutes(n, "gpu", "t4", cached=True) for n in budget.NOTEBOOK_RECIPES)
+    assert series <= budget.SERIES_LIMIT_MINUTES
+    # One more epoch would break the fresh-runtime limit of notebook 06: the profile's 3 is the most.
+    longer = budget.with_epochs("gpu", config.GPU.epochs + 1)
+    assert budget.notebook_minutes("06", longer, "t4") > budget.NOTEBOOK_LIMIT_MINUTES
+
+
+def test_cached_counts_only_what_earlier_notebooks_did_not_train():
+    profile = config.GPU
+    fcn32s = budget.recipe_flops(("fcn32s", "binary", "fixed", "staged"), profile)
+    dense = budget.recipe_flops(("dense", "binary", "fixed", "staged"), profile)
+    scoring = profile.num_test * (budget.forward_flops("fcn32s", profile) + budget.forward_flops("dense", profile))
+    assert budget.notebook_flops("02", profile) == pytest.approx(fcn32s + dense + scoring)
+    assert budget.notebook_flops("02", profile, cached=True) == pytest.approx(fcn32s + scoring)  # 01 trained dense.
+    # A staged FCN-8s in a fresh runtime trains FCN-32s and FCN-16s first.
+    staged = sum(budget.recipe_flops((v, "binary", "fixed", "staged"), profile) for v in ("fcn32s", "fcn16s", "fcn8s"))
+    assert budget._closure([("fcn8s", "binary", "fixed", "staged")])[0][0] == "fcn32s"
+    assert budget.recipe_flops(("fcn8s", "binary", "fixed", "staged"), profile) < staged
+    assert budget.notebook_flops("03", profile) == 0
+
+
+def test_recipe_cost_follows_the_formula():
+    profile = config.GPU
+    epochs = max(1, round(profile.epochs * recipes.STAGED_EPOCH_SHARE))
+    assert budget.STAGED_EPOCH_SHARE == recipes.STAGED_EPOCH_SHARE
+    expected = epochs * (3 * profile.num_train + profile.num_val) * budget.forward_flops("fcn16s", profile)
+    assert budget.recipe_flops(("fcn16s", "binary", "fixed", "staged"), profile) == pytest.approx(expected)
+
+
+def test_bad_names_are_refused():
+    with pytest.raises(ValueError, match="'08'"):
+        budget.notebook_flops("08", "gpu")
+    with pytest.raises(ValueError, match="'tpu'"):
+        budget.notebook_minutes("02", "gpu", "tpu")
+
+
+def test_describe_says_estimated_for_gpus_and_smoke_for_smoke():
+    assert "estimated" in budget.describe("05", "gpu") and "not measured" in budget.describe("05", "gpu")
+    assert "Smoke" in budget.describe("05", config.smoke_version(config.GPU))
+    assert budget.describe("03", "gpu") == "This notebook trains no series model."
