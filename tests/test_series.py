@@ -87,7 +87,8 @@ def test_series_pages_hold_every_figure_the_notebook_draws(tmp_path, monkeypatch
     assert sum(created.values()) >= 2, f"the notebook should draw figures; the hook saw {created}"
 
     executed = nbformat.read(output / NOTEBOOK.name, as_version=4)
-    shown = {cell.source: sum(_images(o) for o in cell.outputs) for cell in executed.cells if cell.cell_type == "code"}
+    code_cells = [cell for cell in executed.cells if cell.cell_type == "code"]
+    shown = {cell.source: sum(_images(out) for out in cell.outputs) for cell in code_cells}
     shown = {source: number for source, number in shown.items() if number}
     assert shown == created, "image outputs per cell (source: number) != figures created there"
     widget_cells = [cell.source for cell in executed.cells if "viz.interactive(" in cell.source]
@@ -97,11 +98,12 @@ def test_series_pages_hold_every_figure_the_notebook_draws(tmp_path, monkeypatch
     html = (output / NOTEBOOK.with_suffix(".html").name).read_text(encoding="utf-8")
     assert len(re.findall(r'<img[^>]*\ssrc="data:image/', html)) == sum(created.values())
 
-    rows = [line for line in (output / "report.md").read_text().splitlines() if line.startswith(f"| {NOTEBOOK.name}")]
+    report = (output / "report.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith(f"| {NOTEBOOK.name}")]
     assert len(rows) == 1, "report.md should have one row for the notebook"
     _, name, status, seconds, memory, figures, held, *_ = [cell.strip() for cell in rows[0].split("|")]
     assert (status, int(figures), held) == ("ok", sum(created.values()), "1 of 1")
-    assert "the kernel saw the claims file: answer = 42 (held)" in (output / "report.md").read_text()
+    assert "the kernel saw the claims file: answer = 42 (held)" in report
     kernel_peak_mib = max(r["maxrss_kib"] for r in records if "maxrss_kib" in r) / 1024
     assert kernel_peak_mib * 0.98 <= float(memory.replace(",", "")) <= kernel_peak_mib * 1.5 + 50, \
         f"reported peak {memory} MiB; the kernel itself reports {kernel_peak_mib:.0f} MiB"
