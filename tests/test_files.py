@@ -1,5 +1,8 @@
 """Image and mask reading/writing, checked against PIL and hand-made files."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -24,6 +27,26 @@ def test_atomic_path_replaces_on_success(tmp_path):
         tmp.write_text("new")
     assert target.read_text() == "new"
 
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes and umask are POSIX")
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077], ids=oct)
+def test_atomic_path_gives_the_mode_open_gives(tmp_path, umask):
+    # A file written atomically must be as readable as one open() creates under the same umask, not
+    # 0600 (the mode of tempfile.mkstemp), or a web server or another user cannot read the pages.
+    previous = os.umask(umask)
+    try:
+        with open(tmp_path / "by_open.txt", "w") as handle:
+            handle.write("x")
+        with files.atomic_path(tmp_path / "atomic.txt") as tmp:
+            tmp.write_text("x")
+        written = files.write_mask(tmp_path / "mask.png", np.zeros((2, 2), np.uint8))
+    finally:
+        os.umask(previous)
+    expected = stat.S_IMODE((tmp_path / "by_open.txt").stat().st_mode)
+    assert expected == 0o666 & ~umask
+    for path in (tmp_path / "atomic.txt", written):
+        assert oct(stat.S_IMODE(path.stat().st_mode)) == oct(expected), path.name
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P", "RGB"])
 def test_read_image_converts_modes_to_rgb(tmp_path, mode):

@@ -1,0 +1,187 @@
+"""scripts/run_series.py, the code path of `make series`: pages with figures, a report, readable files.
+
+The end-to-end test runs notebook 03 (the quickest, about 10 s) through `run_series.main` and counts
+the figures its kernel creates with a hook of its own, installed through an IPython startup file, so
+the expected number comes from the notebook's own plotting calls and not from the code under test.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("run_series", ROOT / "scripts" / "run_series.py")
+run_series = sys.modules["run_series"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_series)
+
+NOTEBOOK = ROOT / "notebooks" / "03_transposed_convolution.ipynb"
+
+# Runs in the kernel before the notebook: logs every Matplotlib figure created (with the source of the
+# cell that created it), the kernel's own peak RSS after each cell, and one claim, written the way
+# fcnlib's claims are, to show that the claims file reaches the kernel.
+STARTUP = '''
+import json as _json, os as _os, resource as _resource
+import matplotlib.figure as _figure
+from IPython import get_ipython as _get_ipython
+
+_log_path = _os.environ["FCN_TEST_KERNEL_LOG"]
+_current = {"cell": None}
+
+
+def _log(**record):
+    with open(_log_path, "a") as _handle:
+        _handle.write(_json.dumps(record) + "\\n")
+
+
+_original_init = _figure.Figure.__init__
+
+
+def _counting_init(self, *args, **kwargs):
+    _original_init(self, *args, **kwargs)
+    _log(figure_in_cell=_current["cell"])
+
+
+_figure.Figure.__init__ = _counting_init
+_get_ipython().events.register("pre_run_cell", lambda info: _current.update(cell=info.raw_cell))
+_get_ipython().events.register(
+    "post_run_cell", lambda result: _log(maxrss_kib=_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss))
+with open(_os.environ["FCN_CLAIMS_FILE"], "a") as _handle:
+    _handle.write(_json.dumps({"claim": "the kernel saw the claims file", "numbers": {"answer": 42},
+                               "checked": True, "held": True}) + "\\n")
+'''
+
+
+def _images(output) -> int:
+    return sum(key.startswith("image/") for key in output.get("data", {}))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's peak RSS is compared in kB (Linux)")
+def test_series_pages_hold_every_figure_the_notebook_draws(tmp_path, monkeypatch):
+    ipython_dir = tmp_path / "ipython"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-count-figures.py").write_text(STARTUP)
+    log = tmp_path / "kernel.jsonl"
+    monkeypatch.setenv("IPYTHONDIR", str(ipython_dir))
+    monkeypatch.setenv("FCN_TEST_KERNEL_LOG", str(log))
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # As `make test` sets it: it must not reach the kernel.
+    output = tmp_path / "series"
+    previous_umask = os.umask(0o022)
+    try:
+        assert run_series.main([str(NOTEBOOK), "--output", str(output), "--timeout", "300"]) == 0
+    finally:
+        os.umask(previous_umask)
+
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    created = {}
+    for record in records:
+        if "figure_in_cell" in record:
+            created[record["figure_in_cell"]] = created.get(record["figure_in_cell"], 0) + 1
+    assert sum(created.values()) >= 2, f"the notebook should draw figures; the hook saw {created}"
+
+    executed = nbformat.read(output / NOTEBOOK.name, as_version=4)
+    code_cells = [cell for cell in executed.cells if cell.cell_type == "code"]
+    shown = {cell.source: sum(_images(out) for out in cell.outputs) for cell in code_cells}
+    shown = {source: number for source, number in shown.items() if number}
+    assert shown == created, "image outputs per cell (source: number) != figures created there"
+    widget_cells = [cell.source for cell in executed.cells if "viz.interactive(" in cell.source]
+    assert widget_cells and all(shown.get(source) for source in widget_cells), \
+        "the static widget fallback should draw its figure"
+
+    html = (output / NOTEBOOK.with_suffix(".html").name).read_text(encoding="utf-8")
+    assert len(re.findall(r'<img[^>]*\ssrc="data:image/', html)) == sum(created.values())
+
+    report = (output / "report.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith(f"| {NOTEBOOK.name}")]
+    assert len(rows) == 1, "report.md should have one row for the notebook"
+    _, name, status, seconds, memory, figures, held, *_ = [cell.strip() for cell in rows[0].split("|")]
+    assert (status, int(figures), held) == ("ok", sum(created.values()), "1 of 1")
+    assert "the kernel saw the claims file: answer = 42 (held)" in report
+    kernel_peak_mib = max(r["maxrss_kib"] for r in records if "maxrss_kib" in r) / 1024
+    assert kernel_peak_mib * 0.98 <= float(memory.replace(",", "")) <= kernel_peak_mib * 1.5 + 50, \
+        f"reported peak {memory} MiB; the kernel itself reports {kernel_peak_mib:.0f} MiB"
+
+    for path in output.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, f"{path.name} is not readable as umask 022 allows"
+
+
+def test_kernel_env_uses_the_inline_backend_whatever_the_caller_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("FCN_STATIC_WIDGETS", raising=False)
+    env = run_series.kernel_env(tmp_path / "claims.jsonl")
+    assert env["MPLBACKEND"] == "module://matplotlib_inline.backend_inline"
+    assert env["FCN_STATIC_WIDGETS"] == "1"
+    assert env["FCN_CLAIMS_FILE"] == str(tmp_path / "claims.jsonl")
+    assert os.environ["MPLBACKEND"] == "Agg", "the caller's own environment is left alone"
+
+
+def test_read_claims_of_a_hand_written_file(tmp_path):
+    path = tmp_path / "claims.jsonl"
+    path.write_text(
+        '{"claim": "dense head predicts background", "numbers": {"accuracy": 0.8213, "iou_sign": 0.0}, '
+        '"checked": true, "held": true}\n'
+        "\n"
+        '{"claim": "FCN-8s beats FCN-32s", "numbers": {"fcn8s": 0.9612, "fcn32s": 0.861, "epochs": 6}, '
+        '"checked": true, "held": false}\n'
+        '{"claim": "skipped on GPU", "numbers": {}, "checked": false, "held": false}\n',
+        encoding="utf-8",
+    )
+    claims = run_series.read_claims(path)
+    assert [claim["claim"] for claim in claims] == ["dense head predicts background", "FCN-8s beats FCN-32s",
+                                                    "skipped on GPU"]
+    assert claims[1]["numbers"] == {"fcn8s": 0.9612, "fcn32s": 0.861, "epochs": 6}
+    assert [run_series.format_claim(claim) for claim in claims] == [
+        "dense head predicts background: accuracy = 0.8213, iou_sign = 0 (held)",
+        "FCN-8s beats FCN-32s: fcn8s = 0.9612, fcn32s = 0.861, epochs = 6 (DID NOT HOLD)",
+        "skipped on GPU: no numbers (not checked)",
+    ]
+    assert run_series.read_claims(tmp_path / "absent.jsonl") == []
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"claim": "x", "numbers": {}, "checked": true', "line 2: not JSON"),
+    ('["x"]', "line 2: expected a JSON object"),
+    ('{"claim": "x", "numbers": [1], "checked": true, "held": true}', "line 2: field 'numbers' must be a dict"),
+    ('{"claim": "x", "numbers": {}, "checked": true}', "line 2: field 'held' must be a bool"),
+])
+def test_read_claims_names_file_and_line_of_a_bad_record(tmp_path, line, message):
+    path = tmp_path / "bad claims.jsonl"
+    path.write_text('{"claim": "fine", "numbers": {}, "checked": true, "held": true}\n' + line + "\n")
+    with pytest.raises(ValueError, match=re.escape(f"bad claims.jsonl, {message}")):
+        run_series.read_claims(path)
+
+
+def test_report_lists_each_notebook_and_its_key_numbers():
+    claim = {"claim": "mean IoU | sign", "numbers": {"iou": 0.91234}, "checked": True, "held": True}
+    results = [run_series.Result("01_a.ipynb", "ok", 12.4, 6, 3 * 2**30, [claim]),
+               run_series.Result("02_b.ipynb", "FAILED", 3.0, 0, None, [], "AssertionError: no\nmore")]
+    text = run_series.report(results, "quick")
+    assert "| 01_a.ipynb | ok | 12 | 3,072 | 6 | 1 of 1 | [01_a.html](01_a.html) |  |" in text
+    assert "| 02_b.ipynb | FAILED | 3 | n/a | 0 | 0 of 0 | [02_b.html](02_b.html) | AssertionError: no more |" in text
+    assert "- mean IoU \\| sign: iou = 0.9123 (held)" in text
+    assert "### 02_b.ipynb\n\nNo claims recorded." in text
+
+
+def test_count_figures_counts_image_outputs_only():
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(outputs=[
+            nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"}),
+            nbformat.v4.new_output("stream", text="hello"),
+            nbformat.v4.new_output("execute_result", data={"image/svg+xml": "<svg/>"}, execution_count=1),
+        ]),
+        nbformat.v4.new_markdown_cell("![badge](https://colab.research.google.com/assets/colab-badge.svg)"),
+        nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("display_data", data={"text/html": "<b>"})]),
+    ])
+    assert run_series.count_figures(notebook) == 2
+
+
+def test_main_names_a_missing_notebook(tmp_path, capsys):
+    assert run_series.main([str(tmp_path / "99_nothing.ipynb"), "--output", str(tmp_path)]) == 1
+    assert "99_nothing.ipynb" in capsys.readouterr().err
