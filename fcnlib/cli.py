@@ -61,9 +61,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--upsampling", choices=("fixed", "learned", "random"), default="fixed",
                    help="Transposed convolutions: frozen bilinear, bilinear start and trained, or "
                         "random start and trained. Default: %(default)s.")
-    p.add_argument("--profile", choices=("quick", "full"), default=None,
-                   help="Settings from fcnlib.config. Default: the one that goes with --dataset; "
-                        "without --dataset, FCN_PROFILE or detection (full with a GPU).")
+    p.add_argument("--profile", choices=("quick", "gpu", "full"), default=None,
+                   help="Settings from fcnlib.config: quick (CPU, synthetic), gpu (VOC train, 224, "
+                        "3 epochs: minutes), full (VOC + SBD, 320, 30 epochs: hours). Default: the "
+                        "one that goes with --dataset (voc: full); without --dataset, FCN_PROFILE "
+                        "or detection (gpu with a GPU, else quick).")
     p.add_argument("--epochs", type=int, default=None,
                    help="Epochs of FCN-32s / at-once / dense runs (staged stages take half). "
                         "Default: the profile's.")
@@ -104,8 +106,9 @@ def resolve_profile(args, fail):
         profile = config.get_profile()
     dataset = args.dataset or profile.dataset
     if profile.dataset != dataset:
-        fail(f"--dataset {dataset} goes with --profile {DATASET_PROFILES.get(dataset)}; profile "
-             f"{profile.name} uses {profile.dataset}.")
+        fitting = " or ".join(name for name, p in config.PROFILES.items() if p.dataset == dataset)
+        fail(f"--dataset {dataset} goes with --profile {fitting or DATASET_PROFILES.get(dataset)}; "
+             f"profile {profile.name} uses {profile.dataset}.")
     if args.model == "dense" and args.task != "binary":
         fail("--model dense is the learner's binary model; use --task binary.")
     for name in ("epochs", "batch_size"):

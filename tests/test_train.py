@@ -539,18 +539,23 @@ def test_cpu_workflow_runs_make_test_on_every_push_in_the_quick_profile():
     assert "FCN_PROFILE=full" not in commands
 
 
-def test_gpu_workflow_runs_make_test_in_the_full_profile_on_a_gpu_runner():
+def test_gpu_workflow_runs_the_gpu_profile_on_pushes_and_the_full_one_weekly():
     workflow = load_workflow("gpu.yml")
     assert "workflow_dispatch" in workflow["on"] and workflow["on"]["schedule"][0]["cron"]
-    assert "push" not in workflow["on"]
-    (job,) = workflow["jobs"].values()
-    assert set(job["runs-on"]) == {"self-hosted", "gpu"}
-    env = {**workflow.get("env", {}), **job.get("env", {})}
-    assert env["FCN_PROFILE"] == "full" and env["TF_EXTRA"] == "gpu"
-    assert "FCN_DATA_DIR" in env and "FCN_CACHE_DIR" in env
-    commands = run_lines(job)
-    assert "\nmake test" in "\n" + commands or "make test\n" in commands
-    assert "download_voc()" in commands and "download_sbd()" in commands
-    # The data are fetched before the tests run, and TensorFlow must see the GPU.
-    assert commands.index("download_voc()") < commands.index("make test")
-    assert "list_physical_devices('GPU')" in commands or 'list_physical_devices("GPU")' in commands
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"gpu-profile", "full-profile"}
+    for name, profile in (("gpu-profile", "gpu"), ("full-profile", "full")):
+        job = jobs[name]
+        assert set(job["runs-on"]) == {"self-hosted", "gpu"}
+        env = {**workflow.get("env", {}), **job.get("env", {})}
+        assert env["FCN_PROFILE"] == profile and env["TF_EXTRA"] == "gpu"
+        assert "FCN_DATA_DIR" in env and "FCN_CACHE_DIR" in env
+        commands = run_lines(job)
+        assert "\nmake test" in "\n" + commands or "make test\n" in commands
+        # The data are fetched before the tests run, and TensorFlow must see the GPU.
+        assert commands.index("download_voc()") < commands.index("make test")
+        assert "list_physical_devices('GPU')" in commands
+    assert "push" in jobs["gpu-profile"]["if"] and "schedule" in jobs["full-profile"]["if"]
+    assert jobs["gpu-profile"]["timeout-minutes"] <= 60  # The one-hour job.
+    assert "download_sbd()" in run_lines(jobs["full-profile"])
