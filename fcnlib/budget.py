@@ -236,3 +236,23 @@ def markdown_table(profile="gpu") -> str:
 def with_epochs(profile, epochs: int) -> config.Profile:
     """The profile with another epoch count (to see what a longer run would cost)."""
     return dataclasses.replace(_profile(profile), epochs=epochs)
+
+
+def header_sentence(notebook: str, profile="gpu") -> str:
+    """The GPU sentence of a notebook's header (and README row): the same figures in both places."""
+    from fcnlib import environment  # environment imports budget: import it here, not at the top.
+
+    downloads = []
+    if notebook in environment.NEEDS_DATA:
+        downloads.append(f"PASCAL VOC 2012 ({environment.VOC_BYTES / 1e9:.1f} GB)")
+    if notebook in environment.NEEDS_BACKBONE:
+        downloads.append("VGG16's ImageNet weights (0.55 GB)")
+    fetched = f" First use downloads {' and '.join(downloads)}." if downloads else ""
+    if not NOTEBOOK_RECIPES[notebook]:
+        return (f"**GPU (`gpu` profile):** trains no model of the series; its own small computations take "
+                f"no longer than on a CPU (not measured).{fetched}")
+    cached = notebook_minutes(notebook, profile, "t4", cached=True)
+    fresh = notebook_minutes(notebook, profile, "t4", cached=False)
+    return (f"**GPU (`gpu` profile):** about {cached:.1f} min of training on a T4 when the earlier "
+            f"notebooks' models are cached, {fresh:.1f} min in a fresh runtime (estimated from counted "
+            f"FLOPs by `fcnlib.budget`, not measured).{fetched}")

@@ -208,6 +208,8 @@ def main(argv=None) -> int:
     p = parser()
     args = p.parse_args(argv)
     profile, dataset = resolve_profile(args, p.error)
+    # The command line's --mixed-precision decides the precision, whatever the profile's default.
+    profile = dataclasses.replace(profile, mixed_precision=bool(args.mixed_precision))
 
     import keras
     import tensorflow as tf
