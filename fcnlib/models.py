@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 
 from fcnlib import layers
@@ -29,6 +31,33 @@ from fcnlib.backbone import (  # noqa: F401  (re-exported: notebooks build every
 
 # The at-once FCN-8s scales the skip inputs so their scores start small next to the 1/32 scores.
 SKIP_SCALES = {"block4_pool": ("scale_pool4", 0.01), "block3_pool": ("scale_pool3", 0.0001)}
+
+
+@contextlib.contextmanager
+def shapes_only():
+    """Builds models whose weights have shapes but no values, so that nothing big is allocated.
+
+    Keras fills every weight when a layer is built: the learner's 340-million-parameter model takes
+    1.3 GB of weights and over 4 GB at the peak of their random initialisation. Inside this context,
+    Keras creates the weights uninitialised instead (``keras.StatelessScope`` with
+    ``initialize_variables=False``): ``summary()``, ``count_params()`` and the weight shapes work,
+    but the model holds no weight values, so it is for inspecting, not for predicting or training.
+    On exit the Keras session is cleared (``keras.backend.clear_session``), because the next Keras
+    scope to close would otherwise initialise every weight built here; build the models that
+    should run after it.
+
+    Example:
+
+    >>> with shapes_only():
+    ...     model = dense_reshape_vgg16(weights=None)
+    >>> model.count_params()
+    339831616
+
+    Introduced in notebooks/01_dense_baseline.ipynb.
+    """
+    with keras.StatelessScope(initialize_variables=False):
+        yield
+    keras.backend.clear_session()
 
 
 def dense_reshape_vgg16(input_shape=(224, 224, 3), num_classes=1, weights="imagenet",

@@ -23,13 +23,32 @@ def _images(shape, seed=0):
     return np.random.default_rng(seed).normal(0, 50, shape).astype("float32")
 
 
-@pytest.mark.slow
 def test_dense_reshape_baseline_has_the_learners_parameter_counts():
-    model = models.dense_reshape_vgg16(weights=None)
+    with models.shapes_only():
+        model = models.dense_reshape_vgg16(weights=None)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert (model.count_params(), trainable) == (339_831_616, 205_571_072)
     assert model.count_params() - trainable == 134_260_544
     assert model.name == "dense_reshape_vgg16" and model.output_shape == (None, 224, 224, 1)
+
+
+def _weight_table(model):
+    return [(layer.name, [tuple(w.shape) for w in layer.weights], layer.trainable) for layer in model.layers]
+
+
+@pytest.mark.parametrize("build", [
+    lambda: models.dense_reshape_vgg16((64, 32, 3), weights=None, width=0.0625),
+    lambda: models.fcn8s(3, **TINY),
+])
+def test_shapes_only_gives_the_layers_and_shapes_of_a_fully_built_model(build):
+    built = build()  # The reference: every weight allocated and initialised.
+    with models.shapes_only():
+        shaped = build()
+    assert _weight_table(shaped) == _weight_table(built)
+    assert shaped.count_params() == built.count_params() > 0
+    assert shaped.output_shape == built.output_shape
+    fresh = models.dense_reshape_vgg16((64, 32, 3), weights=None, width=0.0625)  # Afterwards, as usual.
+    assert fresh.predict(np.zeros((1, 64, 32, 3), "float32"), verbose=0).shape == (1, 64, 32, 1)
 
 
 def test_dense_reshape_small_outputs_and_freezing():
