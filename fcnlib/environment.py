@@ -18,9 +18,10 @@ import platform
 
 from fcnlib import config
 
-# The oldest versions the series is tested against; older ones fail with a message saying what to do.
+# The oldest versions the series supports, as pyproject.toml requires them (a test keeps the two
+# equal); older ones fail with a message saying what to do.
 MIN_TENSORFLOW = (2, 16)
-MIN_KERAS = (3, 0)
+MIN_KERAS = (3, 5)
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -67,8 +68,10 @@ def check(profile: str | None = None, verbose: bool = True) -> config.Profile:
             f"{'.'.join(map(str, MIN_TENSORFLOW))}. Run `pip install -U tensorflow`."
         )
     if _version_tuple(keras.__version__) < MIN_KERAS:
+        kind = "Keras 2" if _version_tuple(keras.__version__) < (3, 0) else "too old"
         raise ImportError(
-            f"Keras {keras.__version__} is Keras 2; the series needs Keras 3. Run `pip install -U keras`."
+            f"Keras {keras.__version__} is {kind}; the series needs Keras >= "
+            f"{'.'.join(map(str, MIN_KERAS))}. Run `pip install -U keras`."
         )
     active = config.get_profile(profile)
     gpus = tf.config.list_physical_devices("GPU")
