@@ -7,8 +7,11 @@ PYTHON ?= python3
 VENV ?= .venv
 # Which TensorFlow to install: cpu (tensorflow-cpu), gpu (tensorflow[and-cuda]) or tf (plain tensorflow).
 TF_EXTRA ?= cpu
+# An optional pip constraints file that pins versions, e.g. CONSTRAINTS=.ci/colab-constraints.txt for
+# Google Colab's versions (the CI job "colab" tests the series on them).
+CONSTRAINTS ?=
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(TF_EXTRA)
+STAMP := $(VENV)/.installed-$(TF_EXTRA)$(if $(CONSTRAINTS),-$(basename $(notdir $(CONSTRAINTS))))
 
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 # oneDNN stays on: it trains about 1.8x faster on these CPUs (its start-up log line is harmless).
@@ -19,11 +22,11 @@ export PYTHONHASHSEED ?= 0
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(TF_EXTRA),test]"
+	$(BIN)/python -m pip install --quiet -e ".[$(TF_EXTRA),test]" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 	touch $(STAMP)
 
 series: setup

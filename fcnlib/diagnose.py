@@ -8,7 +8,8 @@ is well); :func:`report` prints them. The checks are:
 - :func:`check_one_hot`: void 255 leaking into one-hot targets (256 columns, or all-zero rows).
 - :func:`check_model`: softmax/sigmoid output with a ``from_logits=True`` loss (and logits with a
   probability loss), Keras ``MeanIoU`` fed probabilities, trainable BatchNorm inside a frozen
-  backbone, ``trainable`` changed after ``compile``, nothing to train, output size != input size,
+  backbone, ``trainable`` changed after training started without compiling again, nothing to
+  train, output size != input size,
   Adadelta at Keras' default rate.
 - :func:`overfit_one_batch` and :func:`lr_range_check`: short training runs on one batch, on a copy
   of the model, that tell whether the loss can drop at all and which learning rate drops it.
@@ -310,18 +311,42 @@ def _check_batchnorm(model):
         "warning", {"layers": suspects})]
 
 
+def _optimizer_mismatch(model):
+    """Layers whose ``trainable`` flag differs from what the built optimizer updates.
+
+    Keras builds the optimizer, and traces the training step, with the weights that are trainable
+    at the first training step after ``compile``; a flag changed later has no effect until the
+    next ``compile`` (measured on Keras 3.13 and 3.15 alike). The optimizer's own list of
+    variables is the record of what it trains, on every Keras 3 version.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or not getattr(optimizer, "built", False):
+        return []
+    tracked = {id(variable) for variable in getattr(optimizer, "_trainable_variables", None) or []}
+    if not tracked:
+        return []
+    changed = []
+    for layer in _walk(model):
+        if isinstance(layer, keras.Model) or not layer.weights:
+            continue
+        trained = {id(w) for w in layer.weights if id(w) in tracked}
+        if trained != {id(w) for w in layer.trainable_weights}:
+            changed.append(layer.name)
+    return changed
+
+
 def _check_trainable(model):
     findings = []
-    state = getattr(model, "_compiled_trainable_state", None)
-    if getattr(model, "compiled", False) and state:
-        changed = [layer.name for layer, flag in state.items() if layer.trainable != flag]
-        if changed:
-            findings.append(Finding(
-                "trainable_changed_after_compile",
-                f"trainable was changed after compile() on {len(changed)} layer(s), e.g. "
-                f"{changed[:4]}.", "Keras fixes the set of trained weights when you compile; "
-                "the change takes effect only after compiling again.",
-                "Call model.compile(...) again after changing trainable.", "warning"))
+    changed = _optimizer_mismatch(model)
+    if changed:
+        findings.append(Finding(
+            "trainable_changed_after_compile",
+            f"trainable was changed after the model started training, on {len(changed)} "
+            f"layer(s), e.g. {changed[:4]}.", "Keras fixes the set of trained weights at the "
+            "first training step after compile(); the optimizer still updates the weights it "
+            "started with, so the change takes effect only after compiling again.",
+            "Call model.compile(...) again after changing trainable.", "warning",
+            {"layers": changed}))
     if sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 0:
         findings.append(Finding(
             "nothing_trainable", "The model has no trainable weights.",
@@ -407,7 +432,14 @@ def _resolve_loss(model, loss):
 
 
 def _batch_losses(model, x, y, loss, learning_rate, steps):
-    """Trains a copy of ``model`` on one batch; returns the loss of every step (model untouched)."""
+    """Trains a copy of ``model`` on one batch; returns the loss of every step (model untouched).
+
+    Each value is the loss of that step's forward pass, before its update. ``train_on_batch``
+    reports the model's loss tracker, a running mean: Keras 3.15 resets it in every call
+    (keras-team/keras#22617), older Keras 3 versions average over every call since the last
+    ``reset_metrics()``, which on a falling loss reads far too high. Resetting before each step
+    gives the step's own loss on every version.
+    """
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     clone.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=_resolve_loss(model, loss))
@@ -415,6 +447,7 @@ def _batch_losses(model, x, y, loss, learning_rate, steps):
     with warnings.catch_warnings():  # A frozen model is a finding here, not a warning.
         warnings.filterwarnings("ignore", message=".*does not have any trainable weights")
         for _ in range(steps):
+            clone.reset_metrics()
             losses.append(float(clone.train_on_batch(x, y, return_dict=True)["loss"]))
             if not np.isfinite(losses[-1]):
                 break

@@ -27,9 +27,10 @@ from pathlib import Path
 
 from fcnlib import budget, config
 
-# The oldest versions the series is tested against; older ones fail with a message saying what to do.
+# The oldest versions the series supports, as pyproject.toml requires them (a test keeps the two
+# equal); older ones fail with a message saying what to do.
 MIN_TENSORFLOW = (2, 16)
-MIN_KERAS = (3, 0)
+MIN_KERAS = (3, 5)
 # Notebooks that read the profile's dataset (and so need VOC in the gpu and full profiles), and
 # those that build models from the profile's backbone (and so need the ImageNet weights there).
 NEEDS_DATA = ("00", "01", "02", "04", "05", "06")
@@ -98,8 +99,10 @@ def check(profile: str | None = None, verbose: bool = True) -> config.Profile:
             f"{'.'.join(map(str, MIN_TENSORFLOW))}. Run `pip install -U tensorflow`."
         )
     if _version_tuple(keras.__version__) < MIN_KERAS:
+        kind = "Keras 2" if _version_tuple(keras.__version__) < (3, 0) else "too old"
         raise ImportError(
-            f"Keras {keras.__version__} is Keras 2; the series needs Keras 3. Run `pip install -U keras`."
+            f"Keras {keras.__version__} is {kind}; the series needs Keras >= "
+            f"{'.'.join(map(str, MIN_KERAS))}. Run `pip install -U keras`."
         )
     active = config.get_profile(profile)
     gpus = tf.config.list_physical_devices("GPU")

@@ -226,11 +226,24 @@ def test_keras_runs_frozen_batchnorm_in_inference_mode():
 
 
 def test_check_model_flags_trainable_changed_after_compile_and_nothing_trainable():
+    x, y = learnable_batch()
     model = conv_model()
     model.compile("adam", sparse_ce())
+    model.train_on_batch(x, y)
     assert diagnose.check_model(model) == []
     model.layers[1].trainable = False
-    assert names(diagnose.check_model(model)) == ["trainable_changed_after_compile"]
+    findings = diagnose.check_model(model)
+    assert names(findings) == ["trainable_changed_after_compile"]
+    assert findings[0].details["layers"] == [model.layers[1].name]
+    # The finding tells the truth: the frozen layer still trains until compile() runs again.
+    kernel = model.layers[1].kernel.numpy().copy()
+    model.train_on_batch(x, y)
+    assert not np.allclose(kernel, model.layers[1].kernel.numpy())
+    model.compile("adam", sparse_ce())
+    assert diagnose.check_model(model) == []
+    kernel = model.layers[1].kernel.numpy().copy()
+    model.train_on_batch(x, y)
+    np.testing.assert_array_equal(model.layers[1].kernel.numpy(), kernel)
     model.trainable = False
     model.compile("adam", sparse_ce())
     findings = diagnose.check_model(model)
@@ -259,6 +272,33 @@ def learnable_batch(classes=3, seed=0):
     x = np.random.default_rng(seed).normal(size=(4, 12, 12, 3)).astype(np.float32)
     y = (x[..., 0] > 0).astype(np.int32) + (x[..., 1] > 0.5).astype(np.int32) * (classes - 2)
     return x, y
+
+
+def tape_losses(model, x, y, loss, optimizer, steps):
+    """The reference: a plain GradientTape loop; the loss of each step, computed before its update."""
+    losses = []
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = loss(y, model(x, training=True))
+        grads = tape.gradient(value, model.trainable_weights)
+        optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        losses.append(float(value))
+    return losses
+
+
+def test_overfit_one_batch_records_the_loss_of_each_step():
+    # train_on_batch returns the loss tracker's running mean: Keras 3.15 resets it in every call,
+    # older versions average over all calls, which on a falling loss reads far too high. The
+    # recorded curve must be each step's own loss on every version.
+    keras.utils.set_random_seed(0)
+    model = conv_model()
+    x, y = learnable_batch()
+    finding = diagnose.overfit_one_batch(model, x, y, steps=12, learning_rate=3e-2, loss=sparse_ce())
+    reference = keras.models.clone_model(model)
+    reference.set_weights(model.get_weights())
+    expected = tape_losses(reference, x, y, sparse_ce(), keras.optimizers.Adam(3e-2), 12)
+    assert expected[-1] < 0.9 * np.mean(expected)  # A running mean would read visibly higher.
+    np.testing.assert_allclose(finding.details["losses"], expected, rtol=1e-4, atol=1e-5)
 
 
 def test_overfit_one_batch_passes_a_sound_model_without_changing_it():
@@ -348,9 +388,7 @@ def test_adadelta_at_the_default_rate_barely_trains():
     drops = {}
     for rate in (1e-3, 1.0):
         keras.utils.set_random_seed(0)
-        model = conv_model()
-        model.compile(keras.optimizers.Adadelta(rate), sparse_ce())
-        losses = [float(model.train_on_batch(x, y)) for _ in range(40)]
+        losses = tape_losses(conv_model(), x, y, sparse_ce(), keras.optimizers.Adadelta(rate), 40)
         drops[rate] = 1 - losses[-1] / losses[0]
     assert drops[1.0] > 0.05 and drops[1e-3] < drops[1.0] / 20, drops
 

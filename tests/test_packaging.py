@@ -65,3 +65,49 @@ def test_notebooks_are_committed_without_outputs():
                 continue
             assert not cell.get("outputs"), f"{path.name} cell {index} has stored outputs"
             assert cell.get("execution_count") is None, f"{path.name} cell {index} has an execution count"
+
+
+def _minimum(requirement_prefix, requirements):
+    """The (major, minor) of the first `name>=X.Y` requirement in the list."""
+    for requirement in requirements:
+        match = re.fullmatch(rf"{re.escape(requirement_prefix)}>=(\d+)\.(\d+)", requirement)
+        if match:
+            return tuple(map(int, match.groups()))
+    raise AssertionError(f"no {requirement_prefix}>=X.Y in {requirements}")
+
+
+def test_environment_check_requires_what_pyproject_requires():
+    from fcnlib import environment
+
+    project = _pyproject()["project"]
+    assert environment.MIN_KERAS == _minimum("keras", project["dependencies"])
+    for extra, name in (("cpu", "tensorflow-cpu"), ("tf", "tensorflow")):
+        assert environment.MIN_TENSORFLOW == _minimum(name, project["optional-dependencies"][extra])
+
+
+@pytest.mark.parametrize("version, word", [("3.4.1", "too old"), ("2.15.0", "Keras 2")])
+def test_environment_check_refuses_a_keras_older_than_the_minimum(monkeypatch, version, word):
+    import keras
+
+    from fcnlib import environment
+
+    monkeypatch.setattr(keras, "__version__", version)
+    with pytest.raises(ImportError, match=rf"Keras {re.escape(version)} is {word}; .*>= 3\.5"):
+        environment.check(verbose=False)
+
+
+def test_colab_job_tests_colab_pins_that_pyproject_allows():
+    ci = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    job = ci[ci.index("\n  colab:"):]
+    assert 'python-version: "3.13"' in job
+    assert len(re.findall(r"make \w+ CONSTRAINTS=\.ci/colab-constraints\.txt", job)) == 2
+    pins = dict(re.findall(r"^([a-z-]+)==(\S+)$", (ROOT / ".ci" / "colab-constraints.txt").read_text(),
+                           flags=re.M))
+    assert {"tensorflow", "keras", "numpy", "matplotlib", "ipywidgets", "ipykernel"} <= set(pins)
+    assert pins["tensorflow-cpu"] == pins["tensorflow"], "CI pins the CPU build of Colab's TensorFlow"
+    project = _pyproject()["project"]
+    minimums = {"keras": _minimum("keras", project["dependencies"]),
+                "tensorflow": _minimum("tensorflow", project["optional-dependencies"]["tf"])}
+    for name, minimum in minimums.items():
+        pinned = tuple(int(part) for part in pins[name].split(".")[:2])
+        assert pinned >= minimum, f"Colab's {name} {pins[name]} is below pyproject's minimum"
