@@ -27,7 +27,7 @@ NOTEBOOK = ROOT / "notebooks" / "03_transposed_convolution.ipynb"
 # cell that created it), the kernel's own peak RSS after each cell, and one claim, written the way
 # fcnlib's claims are, to show that the claims file reaches the kernel.
 STARTUP = '''
-import json as _json, os as _os, resource as _resource
+import json as _json, os as _os
 import matplotlib.figure as _figure
 from IPython import get_ipython as _get_ipython
 
@@ -50,8 +50,16 @@ def _counting_init(self, *args, **kwargs):
 
 _figure.Figure.__init__ = _counting_init
 _get_ipython().events.register("pre_run_cell", lambda info: _current.update(cell=info.raw_cell))
-_get_ipython().events.register(
-    "post_run_cell", lambda result: _log(maxrss_kib=_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss))
+
+
+def _high_water_kib():
+    # VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across execve, so a kernel started
+    # from a large process (a long pytest run) would report its parent's peak.
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmHWM:")).split()[1])
+
+
+_get_ipython().events.register("post_run_cell", lambda result: _log(maxrss_kib=_high_water_kib()))
 with open(_os.environ["FCN_CLAIMS_FILE"], "a") as _handle:
     _handle.write(_json.dumps({"claim": "the kernel saw the claims file", "numbers": {"answer": 42},
                                "checked": True, "held": True}) + "\\n")
