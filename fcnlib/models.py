@@ -37,14 +37,15 @@ SKIP_SCALES = {"block4_pool": ("scale_pool4", 0.01), "block3_pool": ("scale_pool
 def shapes_only():
     """Builds models whose weights have shapes but no values, so that nothing big is allocated.
 
-    Keras fills every weight when a layer is built: the learner's 340-million-parameter model takes
-    1.3 GB of weights and over 4 GB at the peak of their random initialisation. Inside this context,
-    Keras creates the weights uninitialised instead (``keras.StatelessScope`` with
-    ``initialize_variables=False``): ``summary()``, ``count_params()`` and the weight shapes work,
-    but the model holds no weight values, so it is for inspecting, not for predicting or training.
-    On exit the Keras session is cleared (``keras.backend.clear_session``), because the next Keras
-    scope to close would otherwise initialise every weight built here; build the models that
-    should run after it.
+    Keras fills every weight when a layer is built: the learner's 340-million-parameter model holds
+    1.3 GiB of weights, and a Python process building it peaks at about 4.4 GiB while their random
+    values are drawn. Inside this context Keras creates the weights uninitialised instead
+    (``keras.StatelessScope`` with ``initialize_variables=False``): ``summary()``,
+    ``count_params()`` and the weight shapes work, but the model holds no weight values, so it is
+    for inspecting, not for predicting or training; build it with ``weights=None``. On exit, even
+    after an error, the Keras session is cleared (``keras.backend.clear_session``), because the
+    next Keras scope to close would otherwise initialise every weight built here; build the models
+    that should run after it.
 
     Example:
 
@@ -55,9 +56,11 @@ def shapes_only():
 
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
-    with keras.StatelessScope(initialize_variables=False):
-        yield
-    keras.backend.clear_session()
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        keras.backend.clear_session()
 
 
 def dense_reshape_vgg16(input_shape=(224, 224, 3), num_classes=1, weights="imagenet",

@@ -111,3 +111,12 @@ def test_colab_job_tests_colab_pins_that_pyproject_allows():
     for name, minimum in minimums.items():
         pinned = tuple(int(part) for part in pins[name].split(".")[:2])
         assert pinned >= minimum, f"Colab's {name} {pins[name]} is below pyproject's minimum"
+
+
+def test_binder_badge_opens_jupyterlab_on_the_first_notebook_and_readme_states_the_memory():
+    readme = (ROOT / "README.md").read_text()
+    badge = re.search(r"https://mybinder\.org/v2/gh/[\w.-]+/[\w.-]+/[\w.-]+\?urlpath=lab/tree/(\S+?\.ipynb)\)", readme)
+    assert badge, "the README needs a Binder badge whose urlpath opens JupyterLab (lab/tree/...) on a notebook"
+    assert (ROOT / badge.group(1)).is_file(), f"the Binder badge opens {badge.group(1)}, which does not exist"
+    binder = re.search(r"^\*\*Binder\*\*.*?(?=^\*\*|^#)", readme, flags=re.M | re.S)
+    assert binder and "2 GB" in binder.group(0), "the README's Binder paragraph must say what memory it needs"
