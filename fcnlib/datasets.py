@@ -35,6 +35,7 @@ from fcnlib.download import (  # Re-exported, so that fcnlib.datasets.download(.
 __all__ = [
     "load_voc", "load_oxford_pets", "load_folder", "read_classes", "download", "download_voc",
     "download_sbd", "download_pets", "extract", "sha256_of", "Archive", "DownloadError",
+    "parse_classes",
 ]
 
 IGNORE = config.IGNORE_LABEL
@@ -185,6 +186,36 @@ def read_classes(directory):
     return names
 
 
+def parse_classes(classes):
+    """Returns class names as a tuple, or a class count as an int, refusing what is neither.
+
+    A string is a comma-separated list of names (``"background,sign"``), never a sequence of
+    one-letter names. A count of 1 stands for a single sigmoid channel: background and object.
+
+    Example:
+
+    >>> parse_classes("background, sign")
+    ('background', 'sign')
+    """
+    if isinstance(classes, (bool, np.bool_)) or not isinstance(classes, (str, int, np.integer, list, tuple)):
+        raise ValueError(f"classes must be a list of names, a comma-separated string of names or a "
+                         f"number of classes; got {classes!r} ({type(classes).__name__}).")
+    if isinstance(classes, (int, np.integer)):
+        if classes < 1:
+            raise ValueError(f"classes={classes!r}: a dataset has at least one class (1 means a "
+                             "single sigmoid channel: background and object).")
+        return int(classes)
+    names = classes.split(",") if isinstance(classes, str) else classes
+    names = tuple(str(name).strip() for name in names)
+    if len(names) < 2 or not all(names) or any("\n" in name for name in names):
+        raise ValueError(f"classes={classes!r} gives the names {names}; give two or more non-empty "
+                         "one-line names, background first, e.g. ['background', 'sign'] or "
+                         "'background,sign'.")
+    if len(set(names)) < len(names):
+        raise ValueError(f"classes={classes!r} names a class twice; each index needs its own name.")
+    return names
+
+
 def load_folder(directory, split=None, classes=None, *, validate=False):
     """Loads your own images and masks, paired by file name stem.
 
@@ -196,8 +227,9 @@ def load_folder(directory, split=None, classes=None, *, validate=False):
     Args:
         directory: The folder.
         split: A split name (``splits/<split>.txt``), or None for every image.
-        classes: Class names, or their number; None reads ``classes.txt`` and, without it, leaves
-            mask values unchecked.
+        classes: Class names (a list, or one comma-separated string such as
+            ``"background,sign"``), or their number; None reads ``classes.txt`` and, without it,
+            leaves mask values unchecked.
         validate: Read every pair now and raise a ``ValueError`` for the first bad one.
 
     Returns:
@@ -225,7 +257,7 @@ def load_folder(directory, split=None, classes=None, *, validate=False):
         if not split_file.is_file():
             known = sorted(p.stem for p in (root / "splits").glob("*.txt"))
             raise FileNotFoundError(f"No split file {split_file}; splits found: {known or 'none'}.")
-        stems = _read_list(split_file)
+        stems = _read_list(split_file, whole_lines=True)
         missing = [s for s in stems if s not in images]
         if missing:
             raise FileNotFoundError(
@@ -234,8 +266,9 @@ def load_folder(directory, split=None, classes=None, *, validate=False):
             )
     if not stems:
         raise ValueError(f"No images in {root / 'images'} (suffixes {IMAGE_SUFFIXES}).")
-    classes = read_classes(root) if classes is None else classes
-    num_classes = classes if isinstance(classes, int) or classes is None else len(classes)
+    classes = read_classes(root) if classes is None else parse_classes(classes)
+    num_classes = None if classes is None else max(
+        classes if isinstance(classes, int) else len(classes), 2)
     pairs = [(images[s], masks.get(s, root / "masks" / f"{s}.png")) for s in stems]
     return _pairs_dataset(pairs, num_classes, validate, f"folder {root}")
 
@@ -251,12 +284,16 @@ def _locate(root, layouts, marker, fetch=None):
         fetch(root)
 
 
-def _read_list(path):
-    """Reads a split list: the first word of each non-empty line (VOC, SBD and Pets formats)."""
+def _read_list(path, whole_lines=False):
+    """Reads a split list: the first word of each non-empty line (VOC, SBD and Pets formats).
+
+    With ``whole_lines`` each line is one stem (an own folder's stems may hold spaces).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Missing split list {path}; the dataset copy is incomplete.")
-    stems = [line.split()[0] for line in path.read_text().splitlines()
+    stems = [line.strip() if whole_lines else line.split()[0]
+             for line in path.read_text(encoding="utf-8").splitlines()
              if line.strip() and not line.startswith("#")]
     if not stems:
         raise ValueError(f"Split list {path} names no images.")

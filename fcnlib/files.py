@@ -7,6 +7,11 @@ half-written file that a later run would take as finished.
 Masks are single-channel arrays of class indices (``uint8``, ``255`` = void). On disk they are
 palette PNGs (the VOC convention: pixel values are indices, the palette only colours them) or plain
 grayscale PNGs holding the indices.
+
+Readers apply the EXIF orientation a camera records (as every image viewer and annotation tool
+does), scale deep images by their type's range, never by the image's own maximum, and refuse masks
+that look like a common saving mistake: 0/255 black-and-white masks, lossy (JPEG) data, and
+greyscale masks saved as RGB. Writers refuse arrays that would change on the way to ``uint8``.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fcnlib import config
 
@@ -63,60 +69,134 @@ def _create_beside(path: Path) -> Path:
 
 
 def _open(path) -> Image.Image:
+    """Opens and decodes an image file, turned upright by its EXIF orientation."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such image file: {path}")
     if path.stat().st_size == 0:
         raise ValueError(f"Image file is empty (0 bytes): {path}")
     try:
-        image = Image.open(path)
-        image.load()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            image.load()
+    except Image.DecompressionBombError as error:
+        raise ValueError(
+            f"{path} is too large to decode safely ({error}) Shrink the image, or, if you trust the "
+            "file, raise PIL.Image.MAX_IMAGE_PIXELS before reading it."
+        ) from error
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(f"Cannot read image file {path}: {error}") from error
-    return image
+    for warning in caught:
+        warnings.warn(f"{path}: {warning.message}", type(warning.message), stacklevel=3)
+    upright = ImageOps.exif_transpose(image)  # A camera's rotation flag; a no-op without one.
+    upright.format = image.format
+    return upright
+
+
+# Deep greyscale modes and the largest value of their type. PNG stores at most 16 bits, so a PNG
+# opened as 32-bit "I" holds 16-bit data; other files in "I" have no fixed range.
+_DEEP_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535}
 
 
 def read_image(path) -> np.ndarray:
-    """Reads an image file as RGB ``uint8`` of shape (H, W, 3).
+    """Reads an image file as RGB ``uint8`` of shape (H, W, 3), upright by its EXIF orientation.
 
-    Grayscale, palette, CMYK and 16-bit images are converted; an alpha channel is dropped.
+    Grayscale, palette, CMYK and 16-bit images are converted; an alpha channel is dropped. Deep
+    images are scaled by their type's range (16-bit: ``value / 257``), so a dark photograph stays
+    dark; floating-point images must hold values in [0, 1] (scaled by 255).
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        ValueError: If the file is empty, truncated or not an image; the message names the file.
+        ValueError: If the file is empty, truncated, too large, not an image, a 32-bit integer
+            image (no fixed range), or a float image outside [0, 1]; the message names the file.
     """
     image = _open(path)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    mode = image.mode
+    if mode == "I" and image.format == "PNG":
+        mode = "I;16"
+    if mode in _DEEP_MODES:
+        array = np.asarray(image).astype(np.float64) / _DEEP_MODES[mode] * 255
+    elif mode == "F":
         array = np.asarray(image, dtype=np.float64)
-        array = np.round(array / max(array.max(), 1) * 255).astype(np.uint8)
-        return np.repeat(array[..., None], 3, axis=-1)
-    return np.array(image.convert("RGB"), dtype=np.uint8)  # A writable copy.
+        if not np.isfinite(array).all() or array.min(initial=0) < 0 or array.max(initial=0) > 1:
+            finite = array[np.isfinite(array)]
+            raise ValueError(
+                f"{path} is a floating-point image with values {finite.min(initial=0):g}.."
+                f"{finite.max(initial=0):g}{' and NaN or inf' if finite.size < array.size else ''}; "
+                "only values in [0, 1] have a known brightness. Save it as an 8-bit image."
+            )
+        array = array * 255
+    elif mode == "I":
+        raise ValueError(
+            f"{path} is a 32-bit integer image ({image.format}), which has no fixed brightness "
+            "range; save it as an 8- or 16-bit image with the scaling you intend."
+        )
+    else:
+        return np.array(image.convert("RGB"), dtype=np.uint8)  # A writable copy.
+    array = np.round(array).astype(np.uint8)
+    return np.repeat(array[..., None], 3, axis=-1)
+
+
+# Formats that store pixel values exactly. JPEG (also under a .png name) and lossy WebP do not.
+_LOSSLESS = ("PNG", "BMP", "GIF", "TIFF")
 
 
 def read_mask(path, palette=None) -> np.ndarray:
     """Reads a mask file as class indices, ``uint8`` of shape (H, W).
 
-    Palette and grayscale PNGs give their pixel values directly. 16-bit masks are accepted when every
-    value fits in 0..255. An RGB mask is accepted when every colour is in ``palette`` (the VOC palette
-    by default): it is a palette image saved as RGB, and is mapped back to indices.
+    Palette and grayscale PNGs give their pixel values directly; a 1-bit image gives 0 and 1.
+    16-bit masks are accepted when every value fits in 0..255. An RGB mask is accepted when every
+    colour is in ``palette`` (the VOC palette by default): it is a palette image saved as RGB, and
+    is mapped back to indices.
+
+    Three common saving mistakes are refused, because they would silently turn into wrong labels:
+    a greyscale mask holding only 0 and 255 (a black-and-white mask: 255 is void, so no pixel would
+    be an object; a palette PNG may use 0 and 255, as VOC does), lossy data (a JPEG, whatever its
+    name), and a greyscale mask saved as RGB with values that are no palette colour.
 
     Raises:
-        ValueError: If a value does not fit or a colour is not in the palette; names the file.
+        ValueError: If a value does not fit, a colour is not in the palette, or the mask looks
+            like one of the mistakes above; names the file and the fix.
     """
     image = _open(path)
-    if image.mode in ("P", "L"):
-        return np.array(image, dtype=np.uint8)  # A copy: arrays over PIL buffers are read-only.
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    compression = str(image.info.get("compression", "")).lower()
+    if image.format not in _LOSSLESS or "jpeg" in compression:
+        raise ValueError(
+            f"Mask {path} holds {image.format or 'unknown'} data{' (JPEG-compressed)' if compression else ''}, "
+            "which is lossy: compression changes pixel values, so class indices turn into other "
+            "classes at every edge. Export the mask again, losslessly, as a PNG of class indices."
+        )
+    if image.mode == "1":
+        return np.array(image, dtype=np.uint8)  # Booleans: 0 and 1.
+    if image.mode in ("P", "L", "I;16", "I;16B", "I;16L", "I;16N", "I"):
         array = np.asarray(image)
-        if array.min() < 0 or array.max() > 255:
+        if array.min(initial=0) < 0 or array.max(initial=0) > 255:
             raise ValueError(
                 f"Mask {path} holds values up to {array.max()}; class indices must be 0..255."
             )
-        return array.astype(np.uint8)
+        array = array.astype(np.uint8)  # A copy: arrays over PIL buffers are read-only.
+        if image.mode != "P":
+            _refuse_black_and_white(array, path)
+        return array
     if image.mode in ("RGB", "RGBA"):
         rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
         return rgb_to_indices(rgb, palette, source=path)
-    raise ValueError(f"Mask {path} has unsupported image mode {image.mode!r}.")
+    raise ValueError(
+        f"Mask {path} has image mode {image.mode!r}, which holds no class indices; save it as a "
+        "palette or single-channel greyscale PNG of class indices (fcnlib.files.write_mask does)."
+    )
+
+
+def _refuse_black_and_white(mask, path):
+    values = np.unique(mask)
+    if values[-1] == 255 and set(values.tolist()) <= {0, 255}:
+        raise ValueError(
+            f"Mask {path} is greyscale and holds only 0 and 255: a black-and-white mask. Here 255 "
+            "means void (ignored), so no pixel would be an object. Save the object as class 1, e.g. "
+            "files.write_mask(path, (mask > 127).astype(np.uint8)); if 255 really marks void, save "
+            "the mask as a palette PNG (write_mask does)."
+        )
 
 
 def rgb_to_indices(rgb: np.ndarray, palette=None, source="mask") -> np.ndarray:
@@ -128,35 +208,82 @@ def rgb_to_indices(rgb: np.ndarray, palette=None, source="mask") -> np.ndarray:
     indices = np.empty(len(uniques), dtype=np.uint8)
     for position, code in enumerate(uniques):
         colour = (int(code) >> 16, (int(code) >> 8) & 255, int(code) & 255)
+        if colour not in lookup and (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+            grey = sorted({int(c) & 255 for c in uniques})
+            raise ValueError(
+                f"{source}: an RGB mask whose every pixel is grey (R = G = B), values {grey[:10]}; "
+                "it looks like a greyscale mask saved as RGB. Save one channel as a greyscale PNG "
+                "of class indices, e.g. Image.fromarray(mask[..., 0]).save(path)."
+            )
         if colour not in lookup:
             raise ValueError(
                 f"{source}: RGB colour {colour} is not in the palette, so it is no class; save masks "
                 "as palette or grayscale PNGs of class indices."
             )
         indices[position] = lookup[colour]
+    grey = (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+    if grey and uniques.max() > 0:
+        warnings.warn(
+            f"{source}: an RGB mask whose every pixel is grey (R = G = B) was read through the "
+            f"palette as classes {sorted(set(indices.tolist()))}. If it is a greyscale mask of class "
+            "indices saved as RGB, save one channel as a greyscale PNG instead.", stacklevel=3)
     return indices[inverse].reshape(rgb.shape[:2])
 
 
+def _as_uint8(array, path, what):
+    """Returns ``array`` as ``uint8`` if every value is an integer 0..255; refuses anything else."""
+    array = np.asarray(array)
+    if array.size == 0:
+        raise ValueError(f"The {what} for {path} is empty (shape {array.shape}); nothing to write.")
+    if array.dtype == bool:
+        return array.astype(np.uint8)
+    if array.dtype.kind not in "ui":
+        raise ValueError(
+            f"The {what} for {path} is {array.dtype}; write integers 0..255 (uint8): e.g. "
+            "np.round(x * 255).astype(np.uint8) for an image scaled to [0, 1]."
+        )
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high > 255:
+        raise ValueError(
+            f"The {what} for {path} holds values {low}..{high}, outside 0..255, which uint8 would "
+            "wrap around; rescale or clip the values first."
+        )
+    return array.astype(np.uint8)
+
+
 def write_image(path, image: np.ndarray) -> Path:
-    """Writes an RGB ``uint8`` image atomically; the format follows the suffix (.png, .jpg)."""
+    """Writes an RGB ``uint8`` image (H, W, 3) atomically; the format follows the suffix (.png, .jpg).
+
+    Raises:
+        ValueError: For another suffix, shape, a float array or values outside 0..255 (which
+            ``uint8`` would silently truncate or wrap); names the file.
+    """
     path = Path(path)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"Unsupported image suffix for {path}; use .png or .jpg.")
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"An image must be RGB of shape (H, W, 3); got {image.shape} for {path}.")
+    image = _as_uint8(image, path, "image")
     with atomic_path(path) as tmp:
-        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format=fmt, quality=95)
+        Image.fromarray(image).save(tmp, format=fmt, quality=95)
     return path
 
 
 def write_mask(path, mask: np.ndarray, palette=None) -> Path:
-    """Writes a mask of class indices atomically as a palette PNG (VOC colours by default)."""
+    """Writes a mask of class indices atomically as a palette PNG (VOC colours by default).
+
+    Raises:
+        ValueError: For a shape other than (H, W), a float array, or values outside 0..255; names
+            the file.
+    """
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"A mask must be 2-D (H, W); got shape {mask.shape} for {path}.")
-    if mask.min(initial=0) < 0 or mask.max(initial=0) > 255:
-        raise ValueError(f"Mask values for {path} must be within 0..255.")
+    mask = _as_uint8(mask, path, "mask")
     palette = config.voc_palette() if palette is None else palette
-    image = Image.fromarray(mask.astype(np.uint8), mode="P")
+    image = Image.fromarray(mask, mode="P")
     image.putpalette([channel for colour in palette for channel in colour])
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")

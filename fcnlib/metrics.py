@@ -44,6 +44,9 @@ def predict_labels(outputs) -> np.ndarray:
     Returns:
         An ``int32`` array of class indices.
 
+    Raises:
+        ValueError: If an output is NaN or inf.
+
     Example:
 
     >>> predict_labels(np.array([[[[0.1, 2.0]], [[3.0, -1.0]]]])).tolist()
@@ -52,6 +55,12 @@ def predict_labels(outputs) -> np.ndarray:
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
     outputs = np.asarray(outputs)
+    if outputs.dtype.kind == "f" and not np.isfinite(outputs).all():
+        count = int(outputs.size - np.isfinite(outputs).sum())
+        raise ValueError(
+            f"Model outputs hold {count} NaN or inf value(s) of {outputs.size}; argmax would read "
+            "them as class 0, scoring a broken model as 'all background'. The model diverged "
+            "(lower the learning rate) or its input holds NaN.")
     if outputs.shape[-1] == 1:
         return (outputs[..., 0] > 0.5).astype(np.int32)
     return np.argmax(outputs, axis=-1).astype(np.int32)
@@ -85,6 +94,10 @@ def confusion_matrix(y_true, y_pred, num_classes, ignore_label=IGNORE_LABEL) -> 
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}; "
                          "pass class indices of the same shape (see predict_labels).")
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise ValueError(f"{name} holds NaN or inf; class indices are finite integers. "
+                             "Check the masks, or the model's outputs for divergence.")
     if y_pred.dtype.kind == "f" and not np.all(np.mod(y_pred, 1) == 0):
         raise ValueError("y_pred holds fractional values: pass class indices from predict_labels, "
                          "not probabilities or logits.")
@@ -206,6 +219,10 @@ def evaluate(model, data, num_classes, ignore_label=IGNORE_LABEL, batch_size=16)
     Returns:
         :func:`segmentation_scores` of the whole dataset plus ``confusion_matrix``.
 
+    Raises:
+        ValueError: For empty data, masks that are all void, model outputs holding NaN or inf, or
+            mask values outside ``0..C-1`` other than the ignore label.
+
     Example:
 
     >>> scores = evaluate(model, (x_test, y_test), num_classes=2)  # doctest: +SKIP
@@ -227,7 +244,7 @@ def evaluate(model, data, num_classes, ignore_label=IGNORE_LABEL, batch_size=16)
     else:
         raise ValueError(f"data must be a tf.data.Dataset or a tuple (x, y), got {type(data)}.")
     n = _num_labels(num_classes)
-    matrix = np.zeros((n, n), np.int64)
+    matrix, seen = np.zeros((n, n), np.int64), 0
     for images, masks in batches:
         if images.dtype == np.uint8:
             images = pipeline.preprocess_vgg16(images)
@@ -236,6 +253,14 @@ def evaluate(model, data, num_classes, ignore_label=IGNORE_LABEL, batch_size=16)
         if masks.ndim == labels.ndim + 1 and masks.shape[-1] == 1:
             masks = masks[..., 0]
         matrix += confusion_matrix(masks, labels, n, ignore_label)
+        seen += len(masks)
+    if not seen:
+        raise ValueError("evaluate got no images: the dataset or arrays are empty. Check the split "
+                         "or the filter that built them.")
+    if not matrix.sum():
+        raise ValueError(f"evaluate read {seen} image(s) in which every pixel is void "
+                         f"({ignore_label}), so there is nothing to score; check the masks (a "
+                         "black-and-white mask saved as 0/255 reads as all void).")
     return {**segmentation_scores(matrix), "confusion_matrix": matrix}
 
 
@@ -245,7 +270,10 @@ class StreamingMeanIoU(keras.metrics.MeanIoU):
 
     Plain ``MeanIoU`` expects class indices (``sparse_y_pred=True``) and silently truncates
     probabilities or logits to integers. This metric takes the argmax of the logits first (or
-    thresholds a 1-channel sigmoid output at 0.5) and ignores ``ignore_class``.
+    thresholds a 1-channel sigmoid output at 0.5) and ignores ``ignore_class``. Labels outside
+    ``0..C-1`` (void aside) and NaN or inf predictions stop the run with a message, where Keras'
+    ``MeanIoU`` would drop or miscount them (under XLA, which compiles the check away, the loss of
+    such a batch turns NaN instead).
 
     Args:
         num_classes: Number of classes (1 for a 1-channel sigmoid model, counted as 2).
@@ -274,11 +302,35 @@ class StreamingMeanIoU(keras.metrics.MeanIoU):
         y_true = ops.cast(ops.convert_to_tensor(y_true), "int32")
         if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
             y_true = y_true[..., 0]
+        _check_batch(y_true, y_pred, self.num_classes, self.ignore_class, self.name)
         return super().update_state(y_true, labels, sample_weight)
 
     def get_config(self):
         return {"num_classes": self.output_classes, "ignore_class": self.ignore_class,
                 "name": self.name, "dtype": self._dtype}
+
+
+def _check_batch(y_true, y_pred, num_labels, ignore_label, where):
+    """Asserts finite predictions and labels in ``0..num_labels-1`` (or void); returns a poison term.
+
+    The assertions stop eager and graph runs with a message naming the values. XLA compiles
+    assertions away, so the losses also add the returned term, NaN for a bad batch and 0
+    otherwise: under XLA a bad batch shows as a NaN loss instead of passing unnoticed.
+    """
+    labels = ops.cast(y_true, "int32")
+    valid = labels != ignore_label if ignore_label is not None else ops.ones_like(labels, "bool")
+    bad_label = ops.any(ops.logical_and(valid, ops.logical_or(labels < 0, labels >= num_labels)))
+    finite = ops.all(ops.isfinite(y_pred))
+    top = ops.max(ops.where(valid, labels, 0))
+    tf.debugging.Assert(ops.logical_not(bad_label), [
+        f"{where}: a mask holds a label outside 0..{num_labels - 1} (void pixels aside); "
+        "the largest is", top, ". Set num_classes to the number of classes, and give the model as "
+        "many output channels (1 channel = sigmoid, labels 0 and 1 only)."], summarize=1)
+    tf.debugging.Assert(finite, [
+        f"{where}: the predictions hold NaN or inf: the model diverged (lower the learning rate) "
+        "or its input holds NaN."], summarize=1)
+    ok = ops.logical_and(finite, ops.logical_not(bad_label))
+    return ops.where(ok, 0.0, float("nan"))
 
 
 def _dense_targets(y_true, y_pred, ignore_label):
@@ -294,7 +346,8 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
     """Binary cross-entropy for a 1-channel sigmoid output (B, H, W, 1) that skips void pixels.
 
     Averages over the valid pixels of the batch, like Keras' ``SparseCategoricalCrossentropy``
-    with ``ignore_class``.
+    with ``ignore_class``. Labels other than 0, 1 and void, and NaN or inf predictions, stop the
+    run with a message (a 1-channel model cannot learn classes 2, 3, ...).
     """
 
     def __init__(self, ignore_label=IGNORE_LABEL, from_logits=False, name="binary_crossentropy",
@@ -304,11 +357,12 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         labels, valid = _dense_targets(y_true, y_pred, self.ignore_label)
+        poison = _check_batch(labels, y_pred, 2, None, f"{self.name} (1 sigmoid channel)")
         labels = ops.cast(labels, y_pred.dtype)[..., None]
         per_pixel = keras.losses.binary_crossentropy(labels, y_pred, from_logits=self.from_logits)
         # Rescaling by all/valid makes the batch mean a mean over valid pixels only.
         scale = ops.cast(ops.size(valid), valid.dtype) / ops.maximum(ops.sum(valid), 1.0)
-        return per_pixel * valid * scale
+        return per_pixel * valid * scale + ops.cast(poison, per_pixel.dtype)
 
     def get_config(self):
         return {**super().get_config(), "ignore_label": self.ignore_label,
@@ -321,7 +375,8 @@ class SoftDiceLoss(keras.losses.Loss):
 
     Dice_c = (2 Σ p_c g_c + smooth) / (Σ p_c + Σ g_c + smooth), with ``p`` the softmax (or sigmoid)
     probabilities and ``g`` the one-hot truth, both zeroed at void pixels. Written by hand: Keras'
-    ``Dice`` loss has no ignore label. Introduced in notebooks/07_why_wont_it_learn.ipynb.
+    ``Dice`` loss has no ignore label. Labels outside ``0..C-1`` (void aside) and NaN or inf
+    predictions stop the run with a message. Introduced in notebooks/07_why_wont_it_learn.ipynb.
     """
 
     def __init__(self, num_classes, ignore_label=IGNORE_LABEL, from_logits=True, smooth=1.0,
@@ -336,6 +391,7 @@ class SoftDiceLoss(keras.losses.Loss):
             raise ValueError(f"soft_dice_loss expects {self.num_classes} output channels "
                              f"(or 1 for sigmoid), got predictions of shape {y_pred.shape}.")
         labels, valid = _dense_targets(y_true, y_pred, self.ignore_label)
+        poison = _check_batch(labels, y_pred, max(channels, 2), None, self.name)
         if channels == 1:
             p = ops.sigmoid(y_pred) if self.from_logits else y_pred
             probs = ops.concatenate([1.0 - p, p], axis=-1)
@@ -346,7 +402,8 @@ class SoftDiceLoss(keras.losses.Loss):
         axes = tuple(range(len(probs.shape) - 1))
         intersection = ops.sum(probs * onehot, axis=axes)
         total = ops.sum(probs, axis=axes) + ops.sum(onehot, axis=axes)
-        return 1.0 - ops.mean((2.0 * intersection + self.smooth) / (total + self.smooth))
+        dice = ops.mean((2.0 * intersection + self.smooth) / (total + self.smooth))
+        return 1.0 - dice + ops.cast(poison, dice.dtype)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,

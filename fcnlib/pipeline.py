@@ -63,6 +63,12 @@ def _check_arrays(images, masks):
     if images.shape[:3] != masks.shape:
         raise ValueError(f"images {images.shape} and masks {masks.shape} differ in number or size "
                          "(N, H, W); every image needs a mask of the same height and width.")
+    if not len(images):
+        raise ValueError(f"images holds no image (shape {images.shape}); pass at least one.")
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        count = int(np.size(images) - np.isfinite(images).sum())
+        raise ValueError(f"images hold {count} NaN or inf value(s), which have no colour; find "
+                         "where they come from (a division by zero, a failed read) and fix them.")
     if images.dtype != np.uint8:
         low, high = (float(images.min()), float(images.max())) if images.size else (0.0, 0.0)
         if low < 0 or high > 255:
@@ -93,8 +99,8 @@ def from_arrays(images, masks) -> tf.data.Dataset:
         A ``tf.data.Dataset`` of unbatched pairs ((H, W, 3) uint8, (H, W) uint8).
 
     Raises:
-        ValueError: For wrong ranks, mismatched sizes, or values outside 0..255; the message names
-            the shapes or values.
+        ValueError: For wrong ranks, mismatched sizes, no images, NaN or inf pixels, or values
+            outside 0..255; the message names the shapes or values.
 
     Example:
 

@@ -28,7 +28,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +154,7 @@ def splits(task: str = "binary", profile=None) -> dict:
             for name, size in sizes.items()}
 
 
-def write_folder(root, images, masks, classes, split=None) -> Path:
+def write_folder(root, images, masks, classes, split=None, *, overwrite=False) -> Path:
     """Writes scenes in the own-folder layout that ``datasets.load_folder`` reads.
 
     Files: ``images/<stem>.png``, ``masks/<stem>.png`` (palette PNGs of class indices),
@@ -159,12 +162,17 @@ def write_folder(root, images, masks, classes, split=None) -> Path:
     ``splits/<split>.txt`` (one stem per line). Stems are ``<split>_00000``... (``scene_00000``...
     without a split), so several splits can share a folder. Every file is written atomically.
 
+    Scenes of the same split (or unsplit scenes) from an earlier call would be loaded together
+    with the new ones, so they are refused, or with ``overwrite=True`` deleted first (their split
+    list first of all). Two calls writing into one folder at once are refused as well.
+
     Args:
         root: The dataset folder (created if needed).
         images: uint8 (N, H, W, 3).
         masks: uint8 (N, H, W) of class indices below ``len(classes)``, or 255 for void.
-        classes: Class names, background first.
+        classes: Class names, background first (a list, or a comma-separated string).
         split: Optional split name such as ``"train"``.
+        overwrite: Delete this split's scenes from an earlier call instead of refusing.
 
     Returns:
         ``root`` as a Path.
@@ -177,38 +185,88 @@ def write_folder(root, images, masks, classes, split=None) -> Path:
 
     Introduced in notebooks/00_setup_and_data.ipynb (the layout your own data can use).
     """
+    from fcnlib import datasets  # Imported here: only this function needs the class-list parser.
+
     root, images, masks = Path(root), np.asarray(images), np.asarray(masks)
-    classes = [str(name) for name in classes]
+    classes = datasets.parse_classes(classes)
+    if isinstance(classes, int):
+        raise ValueError(f"classes must be names (background first), not a count; got {classes}.")
+    classes = list(classes)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(
             f"images must be uint8 of shape (N, H, W, 3); got {images.dtype} {images.shape}."
         )
+    if not len(images):
+        raise ValueError(f"No images to write into {root}: images has shape {images.shape}.")
     if masks.shape != images.shape[:3]:
         raise ValueError(f"masks must have shape {images.shape[:3]} like the images; got {masks.shape}.")
-    if len(classes) < 2 or any(not name.strip() or "\n" in name for name in classes):
-        raise ValueError(f"classes must be two or more non-empty one-line names; got {classes!r}.")
     bad = np.setdiff1d(np.unique(masks), [*range(len(classes)), config.IGNORE_LABEL])
     if bad.size:
         raise ValueError(f"Mask values {bad.tolist()} are neither a class of {classes} nor void (255).")
     if split is not None and (not str(split) or any(c in str(split) for c in "/\\ \n")):
         raise ValueError(f"split must be a plain name such as 'train'; got {split!r}.")
-    class_file = root / "classes.txt"
-    text = "\n".join(classes) + "\n"
-    if class_file.exists() and class_file.read_text() != text:
-        raise ValueError(
-            f"{class_file} already lists other classes; write to a new folder or use the same classes."
-        )
-    digits = max(5, len(str(len(images) - 1)))
-    stems = [f"{split or 'scene'}_{index:0{digits}d}" for index in range(len(images))]
-    for stem, image, mask in zip(stems, images, masks):
-        files.write_image(root / "images" / f"{stem}.png", image)
-        files.write_mask(root / "masks" / f"{stem}.png", mask)
-    if split is not None:
-        with files.atomic_path(root / "splits" / f"{split}.txt") as tmp:
-            tmp.write_text("\n".join(stems) + "\n")
-    with files.atomic_path(class_file) as tmp:
-        tmp.write_text(text)
+    root.mkdir(parents=True, exist_ok=True)
+    with _exclusive(root):
+        class_file = root / "classes.txt"
+        text = "\n".join(classes) + "\n"
+        if class_file.exists() and class_file.read_text() != text:
+            raise ValueError(f"{class_file} already lists other classes; write to a new folder or "
+                             "use the same classes.")
+        prefix = str(split or "scene")
+        _clear_earlier(root, prefix, overwrite)
+        digits = max(5, len(str(len(images) - 1)))
+        stems = [f"{prefix}_{index:0{digits}d}" for index in range(len(images))]
+        for stem, image, mask in zip(stems, images, masks):
+            files.write_image(root / "images" / f"{stem}.png", image)
+            files.write_mask(root / "masks" / f"{stem}.png", mask)
+        if split is not None:
+            with files.atomic_path(root / "splits" / f"{split}.txt") as tmp:
+                tmp.write_text("\n".join(stems) + "\n")
+        with files.atomic_path(class_file) as tmp:
+            tmp.write_text(text)
     return root
+
+
+def _clear_earlier(root, prefix, overwrite):
+    """Refuses (or, with ``overwrite``, deletes) the scenes ``prefix_NNNNN.png`` of an earlier call."""
+    pattern = re.compile(rf"{re.escape(prefix)}_\d+\.png")
+    earlier = [path for folder in (root / "images", root / "masks") if folder.is_dir()
+               for path in sorted(folder.iterdir()) if pattern.fullmatch(path.name)]
+    if not earlier:
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"{root} already holds {len(earlier)} file(s) of {prefix!r} scenes from an earlier "
+            f"write, e.g. {earlier[0]}; load_folder would load them together with the new ones. "
+            "Write to a new folder, or pass overwrite=True to delete them first."
+        )
+    # The split list goes first, so an interruption never leaves it naming deleted scenes.
+    with contextlib.suppress(FileNotFoundError):
+        (root / "splits" / f"{prefix}.txt").unlink()
+    for path in earlier:
+        path.unlink()
+
+
+@contextlib.contextmanager
+def _exclusive(root):
+    """Holds an exclusive lock on the folder, so two writers never mix their scenes."""
+    try:
+        import fcntl
+    except ImportError:  # Not on POSIX: no lock, as before.
+        yield
+        return
+    descriptor = os.open(root, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileExistsError(
+                f"Another write_folder call is writing into {root} right now; wait for it to "
+                "finish, or write to another folder."
+            ) from None
+        yield
+    finally:
+        os.close(descriptor)  # Closing releases the lock.
 
 
 def presence_labels(masks, num_classes: int, min_pixels: int = MIN_PRESENCE_PIXELS) -> np.ndarray:

@@ -332,3 +332,37 @@ def test_failed_loads_write_nothing(tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError):
         _collect(datasets.load_folder(tmp_path / "own"))
     assert _tree(tmp_path) == before
+
+
+def _own_folder(root, masks):
+    images = np.random.default_rng(1).integers(0, 256, masks.shape + (3,), dtype=np.uint8)
+    for index, (image, mask) in enumerate(zip(images, masks)):
+        files.write_image(root / "images" / f"photo {index}.png", image)
+        files.write_mask(root / "masks" / f"photo {index}.png", mask)
+    return root
+
+
+def test_split_files_list_stems_with_spaces(tmp_path):
+    root = _own_folder(tmp_path, np.zeros((2, 8, 8), np.uint8))
+    (root / "splits").mkdir()
+    (root / "splits" / "train.txt").write_text("photo 1  \n")
+    pairs = list(datasets.load_folder(root, "train").as_numpy_iterator())
+    np.testing.assert_array_equal(pairs[0][0], files.read_image(root / "images" / "photo 1.png"))
+    assert len(pairs) == 1
+
+
+def test_classes_as_a_comma_separated_string(tmp_path):
+    masks = np.zeros((2, 8, 8), np.uint8)
+    masks[1, 0, 0] = 5
+    root = _own_folder(tmp_path, masks)
+    assert datasets.parse_classes(" background, sign ") == ("background", "sign")
+    data = datasets.load_folder(root, classes="background,sign")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"photo 1\.png holds \[5\]"):
+        list(data.as_numpy_iterator())  # 15 characters would have let 5 pass as a class.
+
+
+@pytest.mark.parametrize("classes", [True, 0, 2.5, "background", "a,,b", ["a", "a"]])
+def test_classes_that_are_no_class_list_are_refused(tmp_path, classes):
+    root = _own_folder(tmp_path, np.zeros((1, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="classes"):
+        datasets.load_folder(root, classes=classes)

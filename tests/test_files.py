@@ -126,3 +126,100 @@ def test_read_arrays_are_writable(tmp_path):
     image = files.read_image(files.write_image(tmp_path / "i.png", np.zeros((3, 4, 3), np.uint8)))
     mask[0, 0], image[0, 0, 0] = 2, 9
     assert mask.flags.writeable and image.flags.writeable
+
+
+# Own photographs: the mistakes a learner's own files bring.
+
+def test_read_image_applies_the_exif_orientation(tmp_path):
+    stored = np.zeros((32, 32, 3), np.uint8)
+    stored[:8, :, 0] = 255  # A red band along the top of the stored pixels.
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6  # "Rotate 90 degrees clockwise to display."
+    path = tmp_path / "phone.jpg"
+    image.save(path, exif=exif, quality=98)
+    upright = files.read_image(path).astype(int)
+    assert np.abs(upright - np.rot90(stored, k=-1)).mean() < 5  # The band is now on the right.
+
+
+@pytest.mark.parametrize("values, expected", [(np.array([[0, 1000]], np.uint16), [0, 4]),
+                                              (np.array([[0, 0.5]], np.float32), [0, 128])])
+def test_deep_images_are_scaled_by_their_type_not_their_maximum(tmp_path, values, expected):
+    path = tmp_path / ("deep.png" if values.dtype == np.uint16 else "deep.tif")
+    Image.fromarray(values).save(path)
+    assert files.read_image(path)[0, :, 0].tolist() == expected
+
+
+@pytest.mark.parametrize("values, message", [(np.array([[0, 1000]], np.int32), "32-bit integer"),
+                                             (np.array([[0, 3.0]], np.float32), r"0\.\.3"),
+                                             (np.array([[0, np.nan]], np.float32), "NaN")])
+def test_images_without_a_known_range_are_refused(tmp_path, values, message):
+    path = tmp_path / "odd.tif"
+    Image.fromarray(values).save(path)
+    with pytest.raises(ValueError, match=message) as error:
+        files.read_image(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_decompression_bomb_names_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "huge.png"
+    Image.new("L", (100, 100)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels is over twice the limit.
+    with pytest.raises(ValueError, match="MAX_IMAGE_PIXELS") as error:
+        files.read_image(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_black_and_white_mask_is_refused_but_a_palette_0_255_mask_is_not(tmp_path):
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6, 2:6] = 255
+    Image.fromarray(mask).save(tmp_path / "bw.png")
+    with pytest.raises(ValueError, match="only 0 and 255") as error:
+        files.read_mask(tmp_path / "bw.png")
+    assert str(tmp_path / "bw.png") in str(error.value)
+    files.write_mask(tmp_path / "void.png", mask)  # A palette PNG: 255 is void, as in VOC.
+    np.testing.assert_array_equal(files.read_mask(tmp_path / "void.png"), mask)
+
+
+def test_lossy_mask_data_is_refused_whatever_its_name(tmp_path):
+    path = tmp_path / "mask.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 6, (16, 16), dtype=np.uint8)).save(
+        path, format="JPEG")
+    with pytest.raises(ValueError, match="JPEG data") as error:
+        files.read_mask(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_greyscale_mask_saved_as_rgb_is_refused_or_warned(tmp_path):
+    grey = np.zeros((8, 8), np.uint8)
+    grey[2:6, 2:6] = 1
+    Image.fromarray(np.stack([grey] * 3, -1)).save(tmp_path / "rgb01.png")
+    with pytest.raises(ValueError, match="R = G = B"):
+        files.read_mask(tmp_path / "rgb01.png")
+    # Grey colours that are also palette colours (128, 128, 128 is VOC class 7) read with a warning.
+    Image.fromarray(np.stack([grey * 128] * 3, -1)).save(tmp_path / "rgb0128.png")
+    with pytest.warns(UserWarning, match="rgb0128.png"):
+        assert set(np.unique(files.read_mask(tmp_path / "rgb0128.png"))) == {0, 7}
+
+
+def test_a_one_bit_mask_reads_as_0_and_1(tmp_path):
+    grey = np.zeros((8, 8), bool)
+    grey[2:6, 2:6] = True
+    Image.fromarray(grey).save(tmp_path / "bits.png")
+    np.testing.assert_array_equal(files.read_mask(tmp_path / "bits.png"), grey.astype(np.uint8))
+
+
+@pytest.mark.parametrize("write, array, message", [
+    (files.write_image, np.full((4, 4, 3), 0.5), "float64"),
+    (files.write_image, np.full((4, 4, 3), 300), r"0\.\.300"),
+    (files.write_image, np.zeros((4, 4, 4), np.uint8), r"\(H, W, 3\)"),
+    (files.write_mask, np.full((4, 4), 1.7), "float64"),
+    (files.write_mask, np.full((4, 4), np.nan), "float64"),
+    (files.write_mask, np.zeros((0, 0), np.uint8), "empty"),
+])
+def test_writers_refuse_arrays_that_uint8_would_change(tmp_path, write, array, message):
+    path = tmp_path / "out.png"
+    with pytest.raises(ValueError, match=message) as error:
+        write(path, array)
+    assert str(path) in str(error.value)
+    assert not list(tmp_path.iterdir()), "nothing is written"

@@ -265,3 +265,21 @@ def _assert_loaded(build):
         train.train_or_load(build, {"case": "rerun"}, (pipeline.preprocess_vgg16(images), masks),
                             epochs=1, batch_size=4, verbose=0)
     assert "Loaded" in output.getvalue(), output.getvalue()
+
+
+def test_from_arrays_refuses_nan_pixels_and_no_images():
+    images = np.full((1, 4, 4, 3), 100.0)
+    images[0, 1, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or inf"):
+        pipeline.from_arrays(images, np.zeros((1, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match="no image"):
+        pipeline.from_arrays(np.zeros((0, 4, 4, 3), np.uint8), np.zeros((0, 4, 4), np.uint8))
+
+
+def test_a_black_and_white_own_mask_is_named_when_loading(tmp_path, own_folder):
+    root, images, masks = own_folder
+    path = sorted((root / "masks").iterdir())[0]
+    Image.fromarray((masks[0] > 0).astype(np.uint8) * 255).save(path)  # Greyscale 0/255.
+    with pytest.raises(ValueError, match="only 0 and 255") as error:
+        datasets.load_folder(root, validate=True)
+    assert str(path) in str(error.value)

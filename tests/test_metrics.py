@@ -296,3 +296,71 @@ def test_soft_dice_ignores_void_and_matches_numpy():
     assert float(loss(y, perfect)) < 1e-3
     clone = keras.losses.deserialize(keras.losses.serialize(loss))
     assert float(clone(y, logits)) == pytest.approx(float(loss(y, logits)))
+
+
+def _constant_model(value, channels=2):
+    inputs = keras.Input((8, 8, 3))
+    outputs = keras.layers.Lambda(lambda x: x[..., :1] * 0 + value * tf.ones((channels,)))(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_a_model_that_outputs_nan_is_refused_not_scored_as_background():
+    x, y = np.ones((2, 8, 8, 3), np.float32), np.zeros((2, 8, 8), np.uint8)
+    y[:, :2] = 1
+    with pytest.raises(ValueError, match="NaN or inf"):
+        metrics.evaluate(_constant_model(float("nan")), (x, y), 2)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        metrics.predict_labels(np.full((1, 2, 2, 3), np.inf))
+    with pytest.raises(ValueError, match="y_pred holds NaN"):
+        metrics.confusion_matrix([0, 1], np.array([0.0, np.nan]), 2)
+    with pytest.raises(ValueError, match="y_true holds NaN"):
+        metrics.confusion_matrix(np.array([0.0, np.nan]), [0, 1], 2)
+
+
+def test_evaluate_refuses_empty_data_and_all_void_masks():
+    model = _constant_model(0.0)
+    with pytest.raises(ValueError, match="no images"):
+        metrics.evaluate(model, (np.zeros((0, 8, 8, 3), np.float32), np.zeros((0, 8, 8))), 2)
+    with pytest.raises(ValueError, match="every pixel is void"):
+        metrics.evaluate(model, (np.zeros((1, 8, 8, 3), np.float32), np.full((1, 8, 8), VOID)), 2)
+
+
+LABEL_5 = np.array([[[0, 5], [1, VOID]]], np.int32)
+
+
+@pytest.mark.parametrize("make, channels", [(lambda: metrics.segmentation_loss(1), 1),
+                                            (lambda: metrics.soft_dice_loss(3), 3),
+                                            (lambda: metrics.StreamingMeanIoU(3), 3)])
+def test_losses_and_metric_refuse_labels_out_of_range_and_nan(make, channels):
+    def apply(y, p):
+        fn = make()
+        if isinstance(fn, keras.metrics.Metric):
+            fn.update_state(y, p)
+            return fn.result()
+        return fn(y, p)
+
+    zeros = tf.zeros((1, 2, 2, channels))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"outside 0\.\.\d.*\n?.*5"):
+        apply(tf.constant(LABEL_5), zeros)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or inf"):
+        apply(tf.zeros((1, 2, 2), tf.int32), zeros + float("nan"))
+    apply(tf.constant([[[0, 1], [1, VOID]]]), zeros)  # Valid labels and void pass.
+
+
+def test_a_one_channel_sigmoid_model_refuses_labels_0_to_5_in_fit():
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 1, activation="sigmoid")(inputs))
+    model.compile("adam", metrics.segmentation_loss(1), metrics=[metrics.StreamingMeanIoU(1)])
+    labels = np.random.default_rng(0).integers(0, 6, (4, 8, 8)).astype(np.uint8)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="1 sigmoid channel"):
+        model.fit(np.ones((4, 8, 8, 3), np.float32), labels, epochs=1, verbose=0)
+
+
+def test_under_xla_a_bad_batch_gives_a_nan_loss():
+    # XLA compiles assertions away; the loss then turns NaN rather than training on.
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs))
+    model.compile("adam", metrics.soft_dice_loss(3), jit_compile=True)
+    history = model.fit(np.ones((2, 8, 8, 3), np.float32), np.full((2, 8, 8), 5, np.uint8),
+                        epochs=1, verbose=0)
+    assert math.isnan(history.history["loss"][0])

@@ -252,3 +252,29 @@ def test_generation_speed_is_printed():
         synthetic.generate(count, size)
         elapsed = (time.perf_counter() - start) / count
         print(f"synthetic.generate: {elapsed * 1e3:.2f} ms per {size}x{size} scene")
+
+
+def test_write_folder_refuses_or_replaces_older_scenes(tmp_path):
+    root = tmp_path / "signs"
+    images, masks = synthetic.generate(5, 16, "binary", seed=1)
+    synthetic.write_folder(root, images, masks, config.BINARY_CLASSES, split="train")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        synthetic.write_folder(root, images[:3], masks[:3], config.BINARY_CLASSES, split="train")
+    assert len(list((root / "images").iterdir())) == 5, "a refusal touches nothing"
+    synthetic.write_folder(root, images[:3], masks[:3], "background,sign", split="train",
+                           overwrite=True)
+    assert sorted(p.name for p in (root / "images").iterdir()) == [
+        f"train_0000{i}.png" for i in range(3)]
+    assert sorted(p.name for p in (root / "masks").iterdir()) == [
+        f"train_0000{i}.png" for i in range(3)]
+    assert (root / "classes.txt").read_text() == "background\nsign\n"
+
+
+def test_write_folder_refuses_a_second_writer_at_the_same_time(tmp_path):
+    root = tmp_path / "signs"
+    root.mkdir()
+    images, masks = synthetic.generate(1, 16, "binary", seed=1)
+    with synthetic._exclusive(root):
+        with pytest.raises(FileExistsError, match="right now"):
+            synthetic.write_folder(root, images, masks, config.BINARY_CLASSES)
+    synthetic.write_folder(root, images, masks, config.BINARY_CLASSES)  # Free again.
