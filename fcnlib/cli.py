@@ -23,6 +23,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -162,6 +163,22 @@ def voc_missing_message(error) -> str:
         "Without any download: python -m fcnlib.train --dataset synthetic")
 
 
+def check_output(folder) -> str | None:
+    """Returns why ``folder`` cannot take the scores' JSON, or None; creates it if needed.
+
+    Checked before training, so that a run of hours never ends in an unwritable folder.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return (f"--output {folder} cannot take the scores ({error.strerror or error}). Choose a "
+                "writable folder with --output, or make this one writable, and run again.")
+    return None
+
+
 def run_name(args, profile) -> str:
     """The JSON's file name stem, e.g. ``fcn8s-multiclass-staged-fixed-full``."""
     parts = [args.model, args.task]
@@ -204,10 +221,17 @@ def format_scores(scores: dict, names) -> str:
 
 
 def main(argv=None) -> int:
-    """Runs ``python -m fcnlib.train``; returns the exit status (0 done, 2 bad arguments/data)."""
+    """Runs ``python -m fcnlib.train``; returns the exit status.
+
+    0: done; 1: the scores could not be written (they are printed instead); 2: bad arguments or
+    data, found before training (``--output`` is checked first).
+    """
     p = parser()
     args = p.parse_args(argv)
     profile, dataset = resolve_profile(args, p.error)
+    problem = check_output(args.output)
+    if problem:
+        p.error(problem)
     # The command line's --mixed-precision decides the precision, whatever the profile's default.
     profile = dataclasses.replace(profile, mixed_precision=bool(args.mixed_precision))
 
@@ -274,8 +298,16 @@ def main(argv=None) -> int:
         "confusion_matrix": scores["confusion_matrix"], "history": history,
     }
     path = Path(args.output) / f"{record['run']}.json"
-    with files.atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_plain(record), indent=2, allow_nan=False), encoding="utf-8")
+    text = json.dumps(_plain(record), indent=2, allow_nan=False)
+    try:
+        with files.atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as error:
+        # The folder was writable before training; keep the results on the screen instead.
+        print(text)
+        print(f"error: could not write {path} ({error}); the scores are printed above. Free "
+              "some space or choose another --output.", file=sys.stderr)
+        return 1
     print(f"\nScores written to {path}")
     return 0
 

@@ -17,12 +17,15 @@ and the fallback that always works: the embedded dataset, :mod:`fcnlib.synthetic
 from __future__ import annotations
 
 import dataclasses
+import contextlib
 import errno
+import filecmp
 import gzip
 import hashlib
 import http.client
 import lzma
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -32,6 +35,11 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent calls are then not serialised.
+    fcntl = None
 
 import fcnlib
 from fcnlib import config
@@ -131,12 +139,8 @@ def download(url, path, sha256=None, *, retries=RETRIES, progress=True) -> Path:
     """
     urls = [url] if isinstance(url, str) else list(url)
     path = Path(path)
-    if path.exists():
-        if sha256 is not None and sha256_of(path) != sha256.lower():
-            raise ValueError(
-                f"{path} exists but its SHA-256 is not the expected {sha256}: it is incomplete "
-                "or a different file. Delete it to download it again."
-            )
+    sha256 = checked_digest(sha256)
+    if _existing(path, sha256):
         return path
     if config.offline():
         raise DownloadError(
@@ -149,21 +153,104 @@ def download(url, path, sha256=None, *, retries=RETRIES, progress=True) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise _local_error(error, path.parent) from error
-    failures = []
-    for candidate in map(str, urls):
+    lock = _locked(path.with_name(f".{path.name}.lock"), f"downloading {path}")
+    try:
+        lock.__enter__()
+    except OSError as error:
+        raise _local_error(error, path.parent) from error
+    try:
+        if _existing(path, sha256):  # Another process finished it while this one waited.
+            return path
+        failures = []
+        for candidate in map(str, urls):
+            try:
+                digest = _fetch_verified(candidate, part, sha256, retries, progress)
+            except (OSError, http.client.HTTPException, ValueError) as error:
+                if _local(error):  # Another mirror cannot help when this machine cannot write.
+                    raise _local_error(error, part) from error
+                failures.append(f"{candidate}: {error}")
+                continue
+            os.replace(part, path)
+            if sha256 is None:
+                print(f"Downloaded {path}. No SHA-256 is pinned for it; its SHA-256 is {digest}. "
+                      "Pass sha256=... to verify later copies.")
+            return path
+        raise DownloadError(_failure_message(path, failures, sha256))
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _existing(path: Path, sha256) -> bool:
+    """Tells whether ``path`` is a finished download; a 0-byte file is removed, a wrong one refused."""
+    if path.is_file() and path.stat().st_size == 0:
+        print(f"{path} is empty (0 bytes), which is never a finished download; downloading it "
+              "again.")
+        path.unlink()
+    if not path.exists():
+        return False
+    if sha256 is not None and sha256_of(path) != sha256:
+        raise ValueError(
+            f"{path} exists but its SHA-256 is not the expected {sha256}: it is incomplete "
+            "or a different file. Delete it to download it again."
+        )
+    return True
+
+
+def checked_digest(sha256):
+    """Returns a SHA-256 hex digest stripped and in lower case, or None; refuses anything else.
+
+    A digest pasted with spaces or a newline around it is accepted; one of the wrong length or
+    with other characters than 0-9 and a-f raises before anything is downloaded.
+    """
+    if sha256 is None:
+        return None
+    text = sha256.strip().lower() if isinstance(sha256, str) else None
+    if text is None or not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise ValueError(
+            f"sha256={sha256!r} is not a SHA-256 digest: expected 64 hexadecimal digits (0-9, "
+            "a-f). Copy the digest again from where it is published, or pass sha256=None to "
+            "download without checking and print the digest."
+        )
+    return text
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path, what: str):
+    """Holds an exclusive advisory lock (``fcntl.flock``) on ``lock_path`` for the block.
+
+    A second process (or thread) doing the same thing waits here, and says so, until the first
+    one is done. The lock file is removed on the way out; a waiter that then holds the lock of a
+    removed file notices (its inode is no longer the path's) and tries again. A killed process
+    leaves at most an empty lock file, which nobody holds.
+    """
+    if fcntl is None:
+        yield
+        return
+    while True:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            digest = _fetch_verified(candidate, part, sha256, retries, progress)
-        except (OSError, http.client.HTTPException, ValueError) as error:
-            if _local(error):  # Another mirror cannot help when this machine cannot write.
-                raise _local_error(error, part) from error
-            failures.append(f"{candidate}: {error}")
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"Waiting for another process {what} (lock file {lock_path}) ...")
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            held = os.fstat(descriptor)
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            os.close(descriptor)
             continue
-        os.replace(part, path)
-        if sha256 is None:
-            print(f"Downloaded {path}. No SHA-256 is pinned for it; its SHA-256 is {digest}. "
-                  "Pass sha256=... to verify later copies.")
-        return path
-    raise DownloadError(_failure_message(path, failures, sha256))
+        except BaseException:
+            os.close(descriptor)
+            raise
+        if (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino):
+            break
+        os.close(descriptor)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)
+        os.close(descriptor)
 
 
 def _failure_message(path, failures, sha256):
@@ -175,19 +262,58 @@ def _failure_message(path, failures, sha256):
     )
 
 
+class _WholeFile(Exception):
+    """A resume request was answered with the whole file, or the partial file does not fit."""
+
+
 def _fetch_verified(url, part, sha256, retries, progress):
-    resumed = part.exists() and part.stat().st_size > 0
-    _fetch_with_retries(url, part, retries, progress)
-    digest = sha256_of(part)
-    if sha256 is not None and digest != sha256.lower() and resumed:
-        # The left-over partial file may come from another version: start once from zero.
-        part.unlink()
-        _fetch_with_retries(url, part, retries, progress)
-        digest = sha256_of(part)
-    if sha256 is not None and digest != sha256.lower():
-        part.unlink()
-        raise ValueError(f"SHA-256 mismatch: got {digest}, expected {sha256}")
+    """Brings ``part`` to a complete, verified file and returns its digest.
+
+    A partial file left by an earlier call is resumed. If the server cannot resume it (it sends
+    the whole file again, or the partial is longer than the file), or the resumed bytes do not
+    verify, the file is fetched afresh into ``<part>.new``; the partial stays as it was until the
+    fresh bytes verify, so an error page or a wrong mirror never costs a good partial download.
+    """
+    kept = part.stat().st_size if part.exists() else 0
+    if kept:
+        try:
+            _fetch_with_retries(url, part, retries, progress, protect=True)
+        except _WholeFile:
+            pass
+        else:
+            digest = _finished_digest(part, url)
+            if sha256 is None or digest == sha256:
+                return digest
+            _truncate(part, kept)  # The appended bytes are suspect; the earlier ones stay.
+    target = part.with_name(part.name + ".new") if kept else part
+    if kept:
+        target.unlink(missing_ok=True)
+    try:
+        _fetch_with_retries(url, target, retries, progress)
+        digest = _finished_digest(target, url)
+        if sha256 is not None and digest != sha256:
+            raise ValueError(f"SHA-256 mismatch: got {digest}, expected {sha256}")
+    except ValueError:
+        target.unlink(missing_ok=True)  # Bytes that do not verify are never kept.
+        raise
+    except BaseException:
+        if kept:
+            target.unlink(missing_ok=True)
+        raise
+    if kept:
+        os.replace(target, part)
     return digest
+
+
+def _finished_digest(path, url):
+    if path.stat().st_size == 0:
+        raise ValueError(f"{url} sent an empty file (0 bytes); that is never the real file")
+    return sha256_of(path)
+
+
+def _truncate(path, size):
+    with open(path, "r+b") as stream:
+        stream.truncate(size)
 
 
 # Errors of this machine, not of the server: no retry or mirror helps.
@@ -217,18 +343,34 @@ def _permanent(error) -> bool:
     return isinstance(error, ValueError)
 
 
-def _fetch_with_retries(url, part, retries, progress):
+def _fetch_with_retries(url, part, retries, progress, protect=False):
     for attempt in range(retries):
         try:
-            return _fetch(url, part, progress)
+            return _fetch(url, part, progress, protect)
         except (OSError, http.client.HTTPException, ValueError) as error:
             if _permanent(error) or attempt == retries - 1:
                 raise
             time.sleep(RETRY_DELAY_SECONDS * 2**attempt)
 
 
-def _fetch(url, part, progress):
-    """Appends the missing bytes of ``url`` to ``part``; raises if the transfer ends early."""
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml")
+
+
+def _html_answer(url, part, response, first: bytes) -> bool:
+    """Tells whether the answer is a web page (a sign-in portal or error page) instead of the file."""
+    if part.name.removesuffix(".part").removesuffix(".new").lower().endswith((".html", ".htm")):
+        return False
+    if response.headers.get_content_type() in ("text/html", "application/xhtml+xml"):
+        return True
+    return first[:512].lstrip().lower().startswith(_HTML_STARTS)
+
+
+def _fetch(url, part, progress, protect=False):
+    """Appends the missing bytes of ``url`` to ``part``; raises if the transfer ends early.
+
+    With ``protect``, bytes already in ``part`` are never thrown away: an answer that cannot
+    continue them raises :class:`_WholeFile` instead.
+    """
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": f"fcnlib/{fcnlib.__version__}"}
     if offset:
@@ -245,11 +387,22 @@ def _fetch(url, part, progress):
         error.close()
         if total == str(offset):
             return
+        if protect:
+            raise _WholeFile() from None
         part.unlink()
         raise ConnectionError(f"the partial file {part} did not fit; starting again") from None
     with response:
+        first = response.read(CHUNK_BYTES)
+        if _html_answer(url, part, response, first):
+            raise ValueError(
+                f"{url} answered with a web page (HTML), not the file: a Wi-Fi sign-in "
+                "(captive portal) or an error page. Sign in to the network in a browser, or "
+                "download the file by hand; any partial download was kept"
+            )
         if offset and response.status != 206:
-            offset = 0  # The server ignored the Range header and sends the whole file.
+            if protect:  # The server ignored the Range header and sends the whole file.
+                raise _WholeFile()
+            offset = 0
         elif offset:
             start = (response.headers.get("Content-Range") or "").removeprefix("bytes ")
             if not start.startswith(f"{offset}-"):
@@ -263,11 +416,13 @@ def _fetch(url, part, progress):
 
             bar = keras.utils.Progbar(None if total is None else total / 2**20, unit_name="MB")
         with open(part, "ab" if offset else "wb") as stream:
-            while chunk := response.read(CHUNK_BYTES):
+            chunk = first
+            while chunk:
                 stream.write(chunk)
                 received += len(chunk)
                 if bar is not None:
                     bar.update(received / 2**20)
+                chunk = response.read(CHUNK_BYTES)
     if total is not None and received != total:
         raise ConnectionError(f"the transfer ended after {received} of {total} bytes")
 
@@ -285,7 +440,9 @@ def extract(archive, directory) -> Path:
 
     Nothing appears in ``directory`` until the whole archive has been read and checked: members are
     unpacked into a hidden staging folder inside ``directory``, then moved into place. Folders that
-    already exist are merged; an existing file is never overwritten.
+    already exist are merged; an existing file is never overwritten (an identical one is kept, so
+    extracting an archive again changes nothing). Extractions into one ``directory`` take turns
+    (a lock file, ``.fcnlib-extract.lock``), so concurrent calls never see each other's halves.
 
     Args:
         archive: The archive file.
@@ -295,7 +452,9 @@ def extract(archive, directory) -> Path:
         ``directory``.
 
     Raises:
-        ValueError: The archive is corrupt, truncated or not an archive, or holds a member that
+        NotADirectoryError: ``directory`` is a file.
+        ValueError: The archive is corrupt, truncated or not an archive (the message names the
+            member where it broke), or holds a member that
             could land outside ``directory``: an absolute path or ``..`` in a name or in a link's
             target (links may only point downwards), a device file or pipe.
         FileExistsError: A file of the archive already exists in ``directory``.
@@ -307,20 +466,38 @@ def extract(archive, directory) -> Path:
     archive, directory = Path(archive), Path(directory)
     if not archive.is_file():
         raise FileNotFoundError(f"No such archive: {archive}")
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"Cannot extract {archive} into {directory}: it is a file, not a "
+                                 "folder. Move it away or choose another folder.")
     directory.mkdir(parents=True, exist_ok=True)
+    # One extraction per target at a time: a second one would clear the first one's staging folder.
+    with _locked(directory / ".fcnlib-extract.lock", f"extracting into {directory}"):
+        _extract_locked(archive, directory)
+    return directory
+
+
+def _extract_locked(archive: Path, directory: Path):
     for stale in directory.glob(f".{archive.name}.*.tmp"):  # Left by an interrupted extraction.
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{archive.name}.", suffix=".tmp", dir=directory))
+    current = [None]  # The member being written, to name it in an error.
+
+    def tracked(members, name):
+        for member in members:
+            current[0] = name(member)
+            yield member
+
     try:
         try:
             if zipfile.is_zipfile(archive):
                 with zipfile.ZipFile(archive) as stream:
                     for info in stream.infolist():
                         _safe_parts(info.filename, archive)
-                    stream.extractall(staging)
+                    for info in tracked(stream.infolist(), lambda m: m.filename):
+                        stream.extract(info, staging)
             else:
                 with tarfile.open(archive) as stream:
-                    members = (_checked(member, archive) for member in stream)
+                    members = tracked((_checked(m, archive) for m in stream), lambda m: m.name)
                     stream.extractall(staging, members=members, **_FILTER)
         except _FILTER_ERROR as error:
             raise ValueError(f"Refusing to extract {archive}: {error}.") from error
@@ -328,6 +505,13 @@ def extract(archive, directory) -> Path:
             raise ValueError(
                 f"Cannot extract {archive}: it is corrupt, truncated or not a tar/zip archive "
                 f"({error}). Delete it and download it again."
+            ) from error
+        except (KeyError, NotADirectoryError, IsADirectoryError, FileExistsError) as error:
+            raise ValueError(
+                f"Cannot extract {archive}: its member {current[0]!r} does not fit the members "
+                f"before it ({type(error).__name__}: {error}); a link to a missing member, or a "
+                "file and a folder of the same name. The archive is damaged: delete it and "
+                "download it again."
             ) from error
         clashes = [str(p) for src in staging.iterdir() for p in _clashes(src, directory / src.name)]
         if clashes:
@@ -338,7 +522,6 @@ def extract(archive, directory) -> Path:
             _merge(src, directory / src.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return directory
 
 
 def _safe_parts(name, archive, what="member"):
@@ -364,8 +547,14 @@ def _checked(member, archive):
     return member
 
 
+def _same_file(src, dst) -> bool:
+    """An identical regular file already in place (an earlier extraction of the same archive)."""
+    plain = not (os.path.islink(src) or os.path.islink(dst))
+    return plain and src.is_file() and dst.is_file() and filecmp.cmp(src, dst, shallow=False)
+
+
 def _clashes(src, dst):
-    if not os.path.lexists(dst):
+    if not os.path.lexists(dst) or _same_file(src, dst):
         return
     if src.is_dir() and not src.is_symlink() and dst.is_dir() and not dst.is_symlink():
         for child in src.iterdir():
@@ -378,6 +567,8 @@ def _merge(src, dst):
     if not os.path.lexists(dst):
         os.replace(src, dst)
         return
+    if not src.is_dir() or src.is_symlink():
+        return  # An identical file is already in place (see _clashes).
     for child in list(src.iterdir()):
         _merge(child, dst / child.name)
 

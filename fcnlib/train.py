@@ -3,9 +3,17 @@
 Every notebook trains through :func:`train_or_load`, so re-running a notebook reuses the weights it
 trained before instead of training again. A cache entry is two files in ``config.cache_dir()``:
 ``<model name>-<hash>.weights.h5`` and ``<model name>-<hash>.json`` (the key, the history and the
-SHA-256 of the weights). The hash covers the key you give, the epochs, the learning rate and the
-``fcnlib`` version, so changing any of them trains afresh. An entry whose weights do not match their
-recorded SHA-256, or that fails to load, is reported and retrained, never used.
+SHA-256 of the weights). The hash covers the key you give, the epochs, the learning rate and a hash
+of the recipe itself (:func:`recipe_hash`: the model's architecture from ``get_config()``, the loss,
+metrics and batch size, the shape of the data), so changing any of them trains afresh, whatever the
+package version says. An entry whose weights do not match their recorded SHA-256, or that fails to
+load, is reported and retrained, never used. A run that trained no step (empty data) leaves no
+entry; a cache that cannot be written is reported and the trained model is still returned.
+
+A run that lasts more than ``BACKUP_AFTER_SECONDS`` backs up its weights and optimizer after each
+epoch (Keras ``BackupAndRestore``) into ``<model name>-<hash>.backup/`` beside the entry; the same
+call after a crash or a lost runtime resumes from the last finished epoch, and the folder is removed
+once training ends.
 
 Example:
 
@@ -22,9 +30,12 @@ import glob
 import hashlib
 import json
 import os
+import tempfile
+import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 import fcnlib
@@ -235,6 +246,7 @@ def key_hash(key: dict, **extra) -> str:
     """Returns a 12-hex-digit hash of ``key``, ``extra`` and ``fcnlib.__version__``.
 
     The key is written as JSON with sorted keys, so the hash is the same in every run and process.
+    :func:`train_or_load` passes the epochs, the learning rate and :func:`recipe_hash` as ``extra``.
 
     Raises:
         ValueError: If ``key`` is not a dict of JSON values (str, numbers, bools, None, lists, dicts).
@@ -247,6 +259,69 @@ def key_hash(key: dict, **extra) -> str:
         raise ValueError(f"The cache key {key!r} is not JSON-serialisable ({error}); describe "
                          "the run with strings and numbers only.") from error
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def recipe_hash(model, loss=None, metrics=None, batch_size=None, train_data=None) -> str:
+    """Returns a 12-hex-digit hash of what a training run is made of, for the cache key.
+
+    It covers the model's architecture (``model.get_config()``: layers, their settings, which are
+    trainable, the dtype policy), the loss and metrics (their Keras configs), the batch size and
+    the data's shape (the element spec and number of batches of a ``tf.data.Dataset``; the shape,
+    dtype and bytes of arrays). Automatic layer names (``conv2d_7``) depend on what was built
+    before in the process, so every layer name is replaced by the layer's position first.
+
+    Example:
+
+    >>> train.recipe_hash(models.fcn32s(2, width=0.25))  # doctest: +SKIP
+    '3f0c9a51d2e4'
+    """
+    names = {layer.name: f"layer{index}" for index, layer in enumerate(model.layers)}
+    recipe = {
+        "model": _renamed(model.get_config(), names),
+        "class": type(model).__name__,
+        "loss": _describe(loss),
+        "metrics": [_describe(metric) for metric in metrics or []],
+        "batch_size": batch_size,
+        "data": _data_spec(train_data),
+    }
+    text = json.dumps(recipe, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _renamed(value, names):
+    if isinstance(value, dict):
+        return {key: _renamed(item, names) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_renamed(item, names) for item in value]
+    if isinstance(value, str):
+        return names.get(value, value)
+    return value
+
+
+def _describe(item):
+    """A JSON-ready description of a loss or metric: its Keras config, or its qualified name."""
+    if item is None or isinstance(item, str):
+        return item
+    try:
+        return keras.saving.serialize_keras_object(item)
+    except Exception:  # A plain function or an object Keras cannot serialise.
+        return f"{getattr(item, '__module__', '')}.{getattr(item, '__qualname__', type(item).__name__)}"
+
+
+def _data_spec(data):
+    if data is None:
+        return None
+    if isinstance(data, tf.data.Dataset):
+        return {"spec": repr(data.element_spec), "batches": int(data.cardinality())}
+    x, y = _split(data, "train_data")
+    spec = {}
+    for name, array in (("x", x), ("y", y)):
+        if hasattr(array, "shape") and hasattr(array, "dtype"):
+            spec[name] = [list(array.shape), str(array.dtype),
+                          hashlib.sha256(memoryview(np.ascontiguousarray(array)).cast("B")).hexdigest()]
+        else:
+            spec[name] = type(array).__name__
+    return spec
 
 
 def _canonical(value) -> str:
@@ -281,16 +356,98 @@ def _read_cache(model, weights_path: Path, sidecar_path: Path, record: dict):
 def _write_cache(model, weights_path: Path, sidecar_path: Path, record: dict, history: dict):
     # Keras insists on the ``.weights.h5`` suffix, so save under such a name beside the temporary
     # file and move it in; the weights go first and the sidecar, which vouches for them, last.
-    with files.atomic_path(weights_path) as tmp:
-        keras_tmp = tmp.with_name(tmp.name + ".weights.h5")
-        try:
-            model.save_weights(keras_tmp)
-            os.replace(keras_tmp, tmp)
-        finally:
-            keras_tmp.unlink(missing_ok=True)
-    sidecar = dict(record, history=history, sha256=_sha256(weights_path))
-    with files.atomic_path(sidecar_path) as tmp:
-        tmp.write_text(json.dumps(sidecar, indent=2, sort_keys=True), encoding="utf-8")
+    try:
+        with files.atomic_path(weights_path) as tmp:
+            keras_tmp = tmp.with_name(tmp.name + ".weights.h5")
+            try:
+                model.save_weights(keras_tmp)
+                os.replace(keras_tmp, tmp)
+            finally:
+                keras_tmp.unlink(missing_ok=True)
+        sidecar = dict(record, history=history, sha256=_sha256(weights_path))
+        with files.atomic_path(sidecar_path) as tmp:
+            tmp.write_text(json.dumps(sidecar, indent=2, sort_keys=True), encoding="utf-8")
+    except OSError:
+        if not sidecar_path.exists():  # Weights without their sidecar would never be used.
+            with contextlib.suppress(OSError):
+                weights_path.unlink(missing_ok=True)
+        raise
+
+
+# A run that lasts longer than this backs up each epoch; shorter runs would only lose seconds.
+BACKUP_AFTER_SECONDS = 120.0
+
+
+class _Backup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that saves only once the run has lasted ``BACKUP_AFTER_SECONDS``.
+
+    It also keeps the history of the backed-up epochs (``history.json``), so a resumed run returns
+    the history of all its epochs, and counts the steps this call trained.
+    """
+
+    def __init__(self, backup_dir: Path):
+        super().__init__(str(backup_dir), double_checkpoint=True)
+        self.folder = Path(backup_dir)
+        self.restored_epoch = 0
+        self.restored_history = {}
+        self.steps = 0
+        self._epochs = {}
+        self._started = time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        self._started = time.monotonic()
+        super().on_train_begin(logs)
+        metadata, saved = self.folder / "training_metadata.json", self.folder / "history.json"
+        if metadata.is_file():
+            self.restored_epoch = int(json.loads(metadata.read_text(encoding="utf-8"))["epoch"])
+            if saved.is_file():
+                self.restored_history = json.loads(saved.read_text(encoding="utf-8"))
+            print(f"Resuming from the backup in {self.folder} after epoch {self.restored_epoch}.")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in (logs or {}).items():
+            self._epochs.setdefault(name, {})[epoch] = float(value)
+        if time.monotonic() - self._started < BACKUP_AFTER_SECONDS:
+            self._current_epoch = epoch + 1
+            return
+        super().on_epoch_end(epoch, logs)
+        with files.atomic_path(self.folder / "history.json") as tmp:
+            tmp.write_text(json.dumps(self.history(epoch + 1)), encoding="utf-8")
+
+    def history(self, epochs: int) -> dict:
+        """The history of epochs ``0 .. epochs-1``: restored ones first, then this call's."""
+        merged = {}
+        for name in set(self.restored_history) | set(self._epochs):
+            values = list(self.restored_history.get(name, []))[: self.restored_epoch]
+            values += [self._epochs.get(name, {}).get(e) for e in range(len(values), epochs)]
+            merged[name] = [v for v in values if v is not None]
+        return merged
+
+
+class _StepCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+
+def _backup_callback(folder: Path):
+    """A :class:`_Backup` for ``folder``, or None (with the reason) when it cannot be created."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder.parent):
+            pass
+    except OSError as error:
+        print(f"Cannot back up epochs in {folder} ({error}); training without a backup, so an "
+              f"interrupted run starts again. Set {config.CACHE_DIR_ENV} to a writable folder.")
+        return None
+    return _Backup(folder)
 
 
 def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None, learning_rate=None,
@@ -301,16 +458,19 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
     Args:
         build_fn: A function without arguments that returns a new, uncompiled Keras model.
         key: A dict of JSON values describing everything else that changes the result: data, model
-            settings, seed. Epochs, learning rate and ``fcnlib.__version__`` are added to it.
+            settings, seed. Epochs, learning rate and :func:`recipe_hash` (architecture, loss,
+            metrics, batch size, data shape) are added to it.
         train_data, val_data: As for :func:`fit`.
         epochs, learning_rate: As for :func:`fit`; the profile's values when None.
         strategy: A ``tf.distribute.Strategy``; the model is built and compiled in its scope.
-        cache: False to train without reading or writing the cache.
+        cache: False to train without reading or writing the cache (and without epoch backups).
         loss, metrics, verbose, callbacks, batch_size, jit_compile: Passed to :func:`fit`. XLA
             changes speed, not the result, so ``jit_compile`` is not part of the cache key.
 
     Returns:
         ``(model, history)``: the compiled model and its history dict (the stored one on a cache hit).
+        A run that trained no step (empty ``train_data``) is returned untrained, with a warning,
+        and is not cached; a cache that cannot be written is reported and the model returned.
 
     Example:
 
@@ -325,17 +485,20 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
     profile = config.get_profile()
     epochs = profile.epochs if epochs is None else epochs
     learning_rate = profile.learning_rate if learning_rate is None else learning_rate
-    digest = key_hash(key, epochs=epochs, learning_rate=learning_rate)
+    key_hash(key)  # Refuses a key that is not JSON before anything is built.
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         model = build_fn()
         if not isinstance(model, keras.Model):
             raise ValueError("build_fn must return a keras.Model; it returned "
                              f"{type(model).__name__}.")
+        recipe = recipe_hash(model, loss, metrics, batch_size, train_data)
+        digest = key_hash(key, epochs=epochs, learning_rate=learning_rate, recipe=recipe)
         stem = config.cache_dir() / f"{model.name}-{digest}"
         weights_path, sidecar_path = Path(f"{stem}.weights.h5"), Path(f"{stem}.json")
         record = {"key": json.loads(_canonical(key)), "epochs": epochs,
-                  "learning_rate": learning_rate, "fcnlib": fcnlib.__version__, "model": model.name}
+                  "learning_rate": learning_rate, "fcnlib": fcnlib.__version__, "model": model.name,
+                  "recipe": recipe}
         if cache and (weights_path.exists() or sidecar_path.exists()):
             if not (weights_path.exists() and sidecar_path.exists()):
                 history, reason = None, "one of the two cache files is missing"
@@ -347,11 +510,29 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
                 return model, history
             print(f"Ignoring stale or corrupt checkpoint {weights_path} ({reason}); retraining.")
             model = build_fn()  # A failed load may have changed some weights: start afresh.
+        counter = _backup_callback(Path(f"{stem}.backup")) if cache else None
+        counter = counter or _StepCounter()
         history = fit(model, train_data, val_data, epochs=epochs, learning_rate=learning_rate,
-                      loss=loss, metrics=metrics, verbose=verbose, callbacks=callbacks,
-                      batch_size=batch_size, jit_compile=jit_compile)
+                      loss=loss, metrics=metrics, verbose=verbose,
+                      callbacks=[counter, *(callbacks or [])], batch_size=batch_size,
+                      jit_compile=jit_compile)
+        restored = getattr(counter, "restored_epoch", 0)
+        if restored:
+            history = counter.history(epochs)
+        if counter.steps == 0 and restored < epochs:
+            print(f"Warning: {model.name} trained zero steps: the training data is empty, so the "
+                  "model is untrained and no cache entry was written. Check the dataset (its "
+                  "split, file list and batch size) and run again.")
+            return model, history
         if cache:
-            _write_cache(model, weights_path, sidecar_path, record, history)
+            try:
+                _write_cache(model, weights_path, sidecar_path, record, history)
+            except OSError as error:
+                print(f"Could not write the checkpoint cache entry {weights_path} ({error}). The "
+                      "trained model is returned, but a later run will train it again: set "
+                      f"{config.CACHE_DIR_ENV} to a writable folder with room (now "
+                      f"{config.cache_dir()}) and run again, or save it now with "
+                      "model.save_weights(...).")
     return model, history
 
 

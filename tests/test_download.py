@@ -2,7 +2,8 @@
 
 The server serves fixture bytes in several manners chosen by the URL's first path part:
 ``range`` honours Range requests, ``plain`` ignores them, ``drop`` cuts the first transfer halfway,
-``flaky`` answers 503 once, ``wrong`` serves other bytes; any other path is a 404.
+``flaky`` answers 503 once, ``wrong`` serves other bytes, ``portal`` a sign-in web page (text/html),
+``sniff`` a web page labelled as binary data, ``empty`` nothing; any other path is a 404.
 """
 
 import hashlib
@@ -11,6 +12,7 @@ import io
 import os
 import tarfile
 import threading
+import time
 import zipfile
 
 import pytest
@@ -19,6 +21,7 @@ from fcnlib import download as dl
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes, several chunks once CHUNK_BYTES is patched.
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
+PORTAL_PAGE = b"\n<!DOCTYPE html><html><body>Sign in to the hotel Wi-Fi</body></html>"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -32,6 +35,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         seen = server.seen.setdefault(mode, 0)
         server.seen[mode] += 1
         body = b"not the file" * 100 if mode == "wrong" else PAYLOAD
+        if mode in ("portal", "sniff", "empty"):
+            page = b"" if mode == "empty" else PORTAL_PAGE
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html" if mode == "portal" else
+                             "application/octet-stream")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         if mode not in ("range", "plain", "drop", "flaky", "wrong"):
             self.send_error(404)
             return
@@ -178,6 +190,73 @@ def test_file_url(tmp_path):
 # Extraction.
 
 
+def test_digest_with_whitespace_is_accepted_and_a_bad_one_refused_before_fetching(server, tmp_path):
+    path = dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin",
+                       f"  {DIGEST.upper()}\n", progress=False)
+    assert path.read_bytes() == PAYLOAD and len(server.log) == 1
+    for bad in (DIGEST[:-1] + "g", DIGEST[:40], f"sha256:{DIGEST}", 123):
+        with pytest.raises(ValueError, match="not a SHA-256 digest") as error:
+            dl.download(f"{server.url}/range/file.bin", tmp_path / "other.bin", bad, progress=False)
+        assert repr(bad) in str(error.value) and "64 hexadecimal" in str(error.value)
+    assert len(server.log) == 1 and not (tmp_path / "other.bin.part").exists()
+
+
+@pytest.mark.parametrize("mode", ["portal", "sniff"])
+def test_a_web_page_answering_a_resume_keeps_the_partial_file(server, tmp_path, mode):
+    part = tmp_path / "file.bin.part"
+    part.write_bytes(PAYLOAD[:30000])
+    with pytest.raises(dl.DownloadError, match="web page"):
+        dl.download(f"{server.url}/{mode}/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert part.read_bytes() == PAYLOAD[:30000] and _leftovers(tmp_path) == ["file.bin.part"]
+    dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD
+    assert server.log[-1] == ("/range/file.bin", "bytes=30000-")
+
+
+def test_a_web_page_is_never_taken_for_the_file_without_a_digest(server, tmp_path):
+    with pytest.raises(dl.DownloadError, match="web page"):
+        dl.download(f"{server.url}/sniff/file.bin", tmp_path / "file.bin", None, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_wrong_mirror_keeps_a_good_partial_file(server, tmp_path):
+    part = tmp_path / "file.bin.part"
+    part.write_bytes(PAYLOAD[:30000])
+    with pytest.raises(dl.DownloadError, match="SHA-256 mismatch"):
+        dl.download(f"{server.url}/wrong/file.bin", tmp_path / "file.bin", DIGEST, progress=False)
+    assert part.read_bytes() == PAYLOAD[:30000] and _leftovers(tmp_path) == ["file.bin.part"]
+
+
+def test_zero_bytes_are_never_a_finished_download(server, tmp_path, capsys):
+    with pytest.raises(dl.DownloadError, match="0 bytes"):
+        dl.download(f"{server.url}/empty/file.bin", tmp_path / "file.bin", None, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "file.bin").write_bytes(b"")
+    dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin", None, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD
+    assert "empty (0 bytes)" in capsys.readouterr().out
+
+
+def test_concurrent_downloads_of_one_file_take_turns(server, tmp_path):
+    results, errors = [], []
+
+    def fetch():
+        try:
+            results.append(dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin",
+                                       DIGEST, progress=False))
+        except Exception as error:  # Reported below.
+            errors.append(error)
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(results) == 4
+    assert (tmp_path / "file.bin").read_bytes() == PAYLOAD and _leftovers(tmp_path) == []
+    assert len(server.log) == 1
+
+
 def _tar(path, members, mode="w:gz"):
     """Writes a tar of (name, bytes) files and (name, ('symlink'|'hardlink', target)) links."""
     with tarfile.open(path, mode) as tar:
@@ -223,8 +302,12 @@ def test_extract_zip_and_merge_into_existing_folder(tmp_path):
         archive.writestr("top/x.txt", b"x")
     dl.extract(tmp_path / "a.zip", tmp_path / "out")
     assert _snapshot(tmp_path / "out") == ["top", "top/mine.txt", "top/x.txt"]
+    dl.extract(tmp_path / "a.zip", tmp_path / "out")  # Again: identical files are left alone.
+    assert _snapshot(tmp_path / "out") == ["top", "top/mine.txt", "top/x.txt"]
+    (tmp_path / "out" / "top" / "x.txt").write_bytes(b"changed")
     with pytest.raises(FileExistsError, match="x.txt"):
         dl.extract(tmp_path / "a.zip", tmp_path / "out")
+    assert (tmp_path / "out" / "top" / "x.txt").read_bytes() == b"changed"
 
 
 @pytest.mark.parametrize("members", [
@@ -282,3 +365,52 @@ def test_corrupt_archives_raise_and_leave_target_unchanged(tmp_path, kind):
     with pytest.raises(ValueError, match=r"Cannot extract .*a\.(tar|zip).*corrupt"):
         dl.extract(archive, target)
     assert list(target.iterdir()) == []
+
+
+def test_concurrent_extractions_into_one_folder_take_turns(tmp_path, monkeypatch):
+    members = [(f"top/{i}.bin", bytes([i]) * 1000) for i in range(20)]
+    archive = _tar(tmp_path / "a.tar.gz", members)
+    real = tarfile.TarFile.extractall
+
+    def slow_extractall(self, *args, **kwargs):  # Widens the window a second call could hit.
+        real(self, *args, **kwargs)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", slow_extractall)
+    errors = []
+
+    def run():
+        try:
+            dl.extract(archive, tmp_path / "out")
+        except Exception as error:  # Reported below.
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _snapshot(tmp_path / "out") == ["top"] + sorted(f"top/{i}.bin" for i in range(20))
+    for name, content in members:
+        assert (tmp_path / "out" / name).read_bytes() == content
+
+
+@pytest.mark.parametrize("members, member", [
+    ([("a.txt", b"1"), ("hard", ("hardlink", "missing.txt"))], "hard"),
+    ([("a", b"1"), ("a/b.txt", b"2")], "a/b.txt"),
+], ids=["hardlink-to-missing", "file-then-folder"])
+def test_archive_errors_name_the_archive_and_the_member(tmp_path, members, member):
+    archive = _tar(tmp_path / "odd.tar.gz", members)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ValueError) as error:
+        dl.extract(archive, tmp_path / "out")
+    assert str(archive) in str(error.value) and repr(member) in str(error.value)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_extracting_into_a_file_names_it(tmp_path):
+    archive = _tar(tmp_path / "a.tar.gz", [("x.txt", b"x")])
+    (tmp_path / "out").write_text("a file")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        dl.extract(archive, tmp_path / "out")

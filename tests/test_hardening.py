@@ -283,3 +283,64 @@ def test_a_black_and_white_own_mask_is_named_when_loading(tmp_path, own_folder):
     with pytest.raises(ValueError, match="only 0 and 255") as error:
         datasets.load_folder(root, validate=True)
     assert str(path) in str(error.value)
+
+
+def _cli_without_training(monkeypatch):
+    """The command line with recipes that answer at once, for checks of its own file handling."""
+    from fcnlib import recipes
+
+    model = models.fcn32s(2, **TINY)
+    fake_scores = {"pixel_accuracy": 0.5, "mean_accuracy": 0.5, "mean_iou": 0.25,
+                   "frequency_weighted_iou": 0.25, "iou": [0.5, 0.0],
+                   "class_accuracy": [1.0, 0.0], "confusion_matrix": [[1, 0], [1, 0]]}
+    calls = []
+    monkeypatch.setattr(recipes, "make_datasets", lambda *a, **k: {"test": None})
+    monkeypatch.setattr(recipes, "train_model",
+                        lambda *a, **k: calls.append("trained") or (model, {"loss": [1.0]}))
+    monkeypatch.setattr(recipes, "scores", lambda *a, **k: fake_scores)
+    return calls
+
+
+def test_cli_refuses_an_unusable_output_before_training(tmp_path, monkeypatch, capsys):
+    from fcnlib import cli
+
+    calls = _cli_without_training(monkeypatch)
+    blocker = tmp_path / "scores"
+    blocker.write_text("a file where the output folder should be")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--dataset", "synthetic", "--model", "fcn32s", "--output",
+                  str(blocker / "run"), "--verbose", "0"])
+    assert exit_.value.code == 2 and calls == []
+    err = capsys.readouterr().err
+    assert f"--output {blocker / 'run'}" in err and "writable folder" in err
+    assert blocker.read_text().startswith("a file")
+
+
+def test_cli_scores_follow_the_umask_and_survive_a_failing_write(tmp_path, monkeypatch, capsys):
+    import contextlib
+    import os
+
+    from fcnlib import cli
+
+    calls = _cli_without_training(monkeypatch)
+    argv = ["--dataset", "synthetic", "--model", "fcn32s", "--output", str(tmp_path / "out"),
+            "--verbose", "0"]
+    previous = os.umask(0o022)
+    try:
+        assert cli.main(argv) == 0
+    finally:
+        os.umask(previous)
+    written = next((tmp_path / "out").glob("*.json"))
+    assert written.stat().st_mode & 0o777 == 0o644
+    capsys.readouterr()
+
+    @contextlib.contextmanager
+    def full_disk(path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+        yield path
+
+    monkeypatch.setattr(files, "atomic_path", full_disk)
+    assert cli.main(argv) == 1 and calls == ["trained", "trained"]
+    captured = capsys.readouterr()
+    assert json.loads(captured.out[captured.out.index("{"):])["scores"]["mean_iou"] == 0.25
+    assert str(written) in captured.err and "printed above" in captured.err

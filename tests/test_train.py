@@ -156,6 +156,122 @@ def test_key_hash_is_stable_and_order_independent():
         train.key_hash(["x"])
 
 
+def build_unnamed(filters=4):
+    """Like build_tiny, with automatic layer names (which depend on what was built before)."""
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Conv2D(NUM_CLASSES, 1)(x), name="unnamed")
+
+
+def test_a_changed_recipe_retrains_under_the_same_key(fit_calls):
+    """The key holds a hash of the architecture, loss, batch size and data, not just the version."""
+    data = tiny_data()
+
+    def run(build, loss=None, batch_size=2, train_data=data):
+        return train.train_or_load(build, {"run": "a"}, train_data, epochs=1, learning_rate=1e-2,
+                                   loss=loss or sparse_loss(), metrics=[], verbose=0,
+                                   batch_size=batch_size)
+
+    run(build_unnamed)
+    keras.layers.Dense(3)  # Shifts the automatic layer names of the next build.
+    run(build_unnamed)
+    assert fit_calls == [1]  # Same recipe, other automatic names: a cache hit.
+    run(lambda: build_unnamed(filters=8))
+    run(build_unnamed, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
+                                                                     ignore_class=255, reduction="sum"))
+    run(build_unnamed, batch_size=4)
+    run(build_unnamed, train_data=tiny_data(seed=1))
+    assert fit_calls == [1, 1, 1, 1, 1]
+    sidecars = [json.loads(p.read_text()) for p in config.cache_dir().glob("*.json")]
+    assert len({sidecar["recipe"] for sidecar in sidecars}) == 5
+
+
+def test_zero_training_steps_leave_no_cache_entry(fit_calls, capsys):
+    import tensorflow as tf
+
+    x, y = tiny_data()
+    empty = tf.data.Dataset.from_tensor_slices((x[:0], y[:0])).batch(2)
+    model, history = train.train_or_load(build_tiny, {"run": "empty"}, empty, epochs=2,
+                                         learning_rate=1e-2, loss=sparse_loss(), metrics=[],
+                                         verbose=0)
+    assert isinstance(model, keras.Model) and not list(config.cache_dir().glob("*"))
+    out = capsys.readouterr().out
+    assert "trained zero steps" in out and "no cache entry" in out
+    train.train_or_load(build_tiny, {"run": "empty"}, empty, epochs=2, learning_rate=1e-2,
+                        loss=sparse_loss(), metrics=[], verbose=0)
+    assert fit_calls == [2, 2]  # Nothing was loaded as if trained.
+
+
+def test_unwritable_cache_returns_the_trained_model_and_says_where_to_point(
+        tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("FCN_CACHE_DIR", str(blocker / "cache"))
+    train.set_seed(0)
+    model, history = cached({"run": "a"}, tiny_data())
+    train.set_seed(0)
+    untrained = build_tiny()
+    assert len(history["loss"]) == 1 and model.compiled
+    assert any(not np.array_equal(a, b)
+               for a, b in zip(model.get_weights(), untrained.get_weights(), strict=True))
+    out = capsys.readouterr().out
+    assert "Could not write the checkpoint cache entry" in out
+    assert "FCN_CACHE_DIR" in out and str(blocker / "cache") in out
+    assert blocker.read_text().startswith("a file")
+
+
+class _Disconnect(keras.callbacks.Callback):
+    """Stops the process's training after an epoch, as a lost runtime would."""
+
+    def __init__(self, after_epoch):
+        super().__init__()
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.after_epoch:
+            raise KeyboardInterrupt("runtime disconnected")
+
+
+class _Epochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(epoch)
+
+
+def test_a_long_run_backs_up_each_epoch_and_resumes_after_a_disconnect(monkeypatch, capsys):
+    monkeypatch.setattr(train, "BACKUP_AFTER_SECONDS", 0.0)
+    data = tiny_data()
+
+    def run(*callbacks):
+        return train.train_or_load(build_tiny, {"run": "long"}, data, epochs=4, learning_rate=1e-2,
+                                   loss=sparse_loss(), metrics=[], verbose=0, batch_size=2,
+                                   callbacks=list(callbacks))
+
+    with pytest.raises(KeyboardInterrupt):
+        run(_Disconnect(after_epoch=1))
+    backups = list(config.cache_dir().glob("tiny-*.backup"))
+    assert len(backups) == 1 and (backups[0] / "latest.weights.h5").is_file()
+    assert not list(config.cache_dir().glob("*.json"))  # No finished entry yet.
+    epochs = _Epochs()
+    model, history = run(epochs)
+    assert epochs.seen == [2, 3]  # Resumed after the two backed-up epochs.
+    assert len(history["loss"]) == 4
+    assert "Resuming from the backup" in capsys.readouterr().out
+    assert not backups[0].exists()  # Removed once training ended.
+    assert len(list(config.cache_dir().glob("tiny-*.json"))) == 1
+
+
+def test_a_short_run_writes_no_backup(monkeypatch):
+    made = []
+    real = train._Backup._save_model
+    monkeypatch.setattr(train._Backup, "_save_model", lambda self: made.append(1) or real(self))
+    cached({"run": "short"}, tiny_data())
+    assert not made and not list(config.cache_dir().glob("*.backup"))
+
+
 def _truncate(weights, sidecar):
     weights.write_bytes(weights.read_bytes()[:200])
 
