@@ -432,3 +432,44 @@ def test_report_prints_errors_first_and_says_when_all_is_well():
     out = io.StringIO()
     diagnose.report([], file=out)
     assert out.getvalue() == "No problems found.\n"
+
+
+# ------------------------------------------------------------------------- one compiled copy
+
+
+def wide_model(channels=256, classes=3):
+    """About 1.2 M weights (4.7 MB) on a cheap computation: what TensorFlow keeps of a graph shows."""
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(channels, 1, activation="relu")(inputs)
+    x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Conv2D(classes, 1)(x))
+
+
+def resident_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def test_lr_range_check_starts_every_rate_afresh_and_compiles_once():
+    # Every rate's curve is that of a fresh Adam from the model's weights (independent loop), and the
+    # sweep reuses one compiled copy: TensorFlow keeps memory of every training graph it traced
+    # (about five times the weights), so a copy per rate made each sweep grow the process by that
+    # much per rate, and the debugging notebook past 2 GB.
+    keras.utils.set_random_seed(0)
+    model, (x, y) = conv_model(), learnable_batch()
+    rates = (1e-3, 3e-2, 1e-1)
+    finding = diagnose.lr_range_check(model, x, y, rates, steps=6, loss=sparse_ce())
+    for rate in rates:
+        reference = keras.models.clone_model(model)
+        reference.set_weights(model.get_weights())
+        expected = tape_losses(reference, x, y, sparse_ce(), keras.optimizers.Adam(rate), 6)
+        assert finding.details["ratios"][rate] == pytest.approx(expected[-1] / expected[0], rel=1e-3)
+    wide, x = wide_model(), x[:2, :4, :4]
+    weights_mb = wide.count_params() * 4 / 2**20
+    diagnose.lr_range_check(wide, x, y[:2, :4, :4], (1e-3,), steps=2, loss=sparse_ce())  # Warm-up.
+    before = resident_mb()
+    diagnose.lr_range_check(wide, x, y[:2, :4, :4], np.geomspace(1e-5, 1e-1, 8), steps=2,
+                            loss=sparse_ce())
+    grown = resident_mb() - before
+    assert grown < 3 * 5 * weights_mb, f"8 rates grew the process by {grown:.0f} MB"
