@@ -166,11 +166,16 @@ def segmentation_scores(matrix) -> dict:
 
 
 def boundary_iou(y_true, y_pred, num_classes, width=2, ignore_label=IGNORE_LABEL) -> float:
-    """Mean IU counted only on pixels within ``width`` pixels of a ground-truth boundary.
+    """Trimap IoU: mean IU counted only on pixels within ``width`` pixels of a ground-truth boundary.
 
     A pixel is in the boundary band when its (2*width+1)² square neighbourhood in ``y_true`` holds
     more than one value; a void region counts as a value, so the band follows VOC's void outlines.
     Void pixels themselves are still skipped. Coarse models (FCN-32s) lose most here.
+
+    Despite the function's name this is not the Boundary IoU of Cheng et al. (CVPR 2021,
+    https://arxiv.org/abs/2103.16562), which intersects the bands around both the true and the
+    predicted outlines: only the band around the true outlines is scored here, so false positives
+    away from every true outline are not counted (the plain mean IU counts them).
 
     Args:
         y_true: Masks (H, W) or (N, H, W).
