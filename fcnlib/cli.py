@@ -11,7 +11,7 @@ Examples::
 
     python -m fcnlib.train --dataset synthetic --model fcn8s            # offline, CPU, minutes
     python -m fcnlib.train --dataset voc --download --model fcn8s --task multiclass \\
-        --mixed-precision                                                # GPU, the paper's setting
+        --mixed-precision                                                # GPU, the paper's 21 classes
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ from fcnlib.backbone import (  # noqa: F401  (re-exported: notebooks build every
     vgg16_trunk,
 )
 
-# The at-once FCN-8s scales the skip inputs so their scores start small next to the 1/32 scores.
+# The at-once FCN-8s multiplies the skip inputs by fixed factors (a reparameterisation that never learns,
+# as the Scale layers with lr_mult 0 in the reference voc-fcn8s-atonce/net.py); the skip scores start at zero.
 SKIP_SCALES = {"block4_pool": ("scale_pool4", 0.01), "block3_pool": ("scale_pool3", 0.0001)}
 
 
