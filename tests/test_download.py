@@ -237,21 +237,28 @@ def test_zero_bytes_are_never_a_finished_download(server, tmp_path, capsys):
     assert "empty (0 bytes)" in capsys.readouterr().out
 
 
-def test_concurrent_downloads_of_one_file_take_turns(server, tmp_path):
-    results, errors = [], []
+def _in_threads(count, work):
+    """Runs ``work`` in ``count`` threads at once; returns the exceptions they raised."""
+    errors = []
 
-    def fetch():
+    def run():
         try:
-            results.append(dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin",
-                                       DIGEST, progress=False))
-        except Exception as error:  # Reported below.
+            work()
+        except Exception as error:  # Reported to the caller.
             errors.append(error)
 
-    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return errors
+
+
+def test_concurrent_downloads_of_one_file_take_turns(server, tmp_path):
+    results = []
+    errors = _in_threads(4, lambda: results.append(
+        dl.download(f"{server.url}/range/file.bin", tmp_path / "file.bin", DIGEST, progress=False)))
     assert errors == [] and len(results) == 4
     assert (tmp_path / "file.bin").read_bytes() == PAYLOAD and _leftovers(tmp_path) == []
     assert len(server.log) == 1
@@ -377,19 +384,7 @@ def test_concurrent_extractions_into_one_folder_take_turns(tmp_path, monkeypatch
         time.sleep(0.3)
 
     monkeypatch.setattr(tarfile.TarFile, "extractall", slow_extractall)
-    errors = []
-
-    def run():
-        try:
-            dl.extract(archive, tmp_path / "out")
-        except Exception as error:  # Reported below.
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = _in_threads(3, lambda: dl.extract(archive, tmp_path / "out"))
     assert errors == []
     assert _snapshot(tmp_path / "out") == ["top"] + sorted(f"top/{i}.bin" for i in range(20))
     for name, content in members:
