@@ -10,6 +10,13 @@ from PIL import Image
 from fcnlib import config, files
 
 
+def _refused(read, path, message):
+    """``read(path)`` raises a ValueError matching ``message`` whose text names the file."""
+    with pytest.raises(ValueError, match=message) as error:
+        read(path)
+    assert str(path) in str(error.value)
+
+
 def test_atomic_path_keeps_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old")
@@ -156,27 +163,21 @@ def test_deep_images_are_scaled_by_their_type_not_their_maximum(tmp_path, values
 def test_images_without_a_known_range_are_refused(tmp_path, values, message):
     path = tmp_path / "odd.tif"
     Image.fromarray(values).save(path)
-    with pytest.raises(ValueError, match=message) as error:
-        files.read_image(path)
-    assert str(path) in str(error.value)
+    _refused(files.read_image, path, message)
 
 
 def test_a_decompression_bomb_names_the_file(tmp_path, monkeypatch):
     path = tmp_path / "huge.png"
     Image.new("L", (100, 100)).save(path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels is over twice the limit.
-    with pytest.raises(ValueError, match="MAX_IMAGE_PIXELS") as error:
-        files.read_image(path)
-    assert str(path) in str(error.value)
+    _refused(files.read_image, path, "MAX_IMAGE_PIXELS")
 
 
 def test_a_black_and_white_mask_is_refused_but_a_palette_0_255_mask_is_not(tmp_path):
     mask = np.zeros((8, 8), np.uint8)
     mask[2:6, 2:6] = 255
     Image.fromarray(mask).save(tmp_path / "bw.png")
-    with pytest.raises(ValueError, match="only 0 and 255") as error:
-        files.read_mask(tmp_path / "bw.png")
-    assert str(tmp_path / "bw.png") in str(error.value)
+    _refused(files.read_mask, tmp_path / "bw.png", "only 0 and 255")
     files.write_mask(tmp_path / "void.png", mask)  # A palette PNG: 255 is void, as in VOC.
     np.testing.assert_array_equal(files.read_mask(tmp_path / "void.png"), mask)
 
@@ -185,9 +186,7 @@ def test_lossy_mask_data_is_refused_whatever_its_name(tmp_path):
     path = tmp_path / "mask.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 6, (16, 16), dtype=np.uint8)).save(
         path, format="JPEG")
-    with pytest.raises(ValueError, match="JPEG data") as error:
-        files.read_mask(path)
-    assert str(path) in str(error.value)
+    _refused(files.read_mask, path, "JPEG data")
 
 
 def test_a_greyscale_mask_saved_as_rgb_is_refused_or_warned(tmp_path):
