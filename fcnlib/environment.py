@@ -25,7 +25,7 @@ import shutil
 
 from pathlib import Path
 
-from fcnlib import budget, config
+from fcnlib import budget, config, install
 
 # The oldest versions the series supports, as pyproject.toml requires them (a test keeps the two
 # equal); older ones fail with a message saying what to do.
@@ -87,10 +87,7 @@ def check(profile: str | None = None, verbose: bool = True) -> config.Profile:
     try:
         import tensorflow as tf
     except ImportError as error:
-        raise ImportError(
-            "TensorFlow is not installed. On a CPU machine run `pip install -e \".[cpu]\"`, on a GPU "
-            "machine `pip install -e \".[gpu]\"` (Colab already has TensorFlow)."
-        ) from error
+        raise ImportError(f"TensorFlow is not installed: {install.install_hint()}") from error
     import keras
 
     if _version_tuple(tf.__version__) < MIN_TENSORFLOW:
