@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
                     "written as JSON.",
         epilog="Data: VOC is read from $FCN_DATA_DIR/voc and $FCN_DATA_DIR/sbd (FCN_DATA_DIR "
                "defaults to ~/fcn_data); checkpoints go to $FCN_CACHE_DIR (default .cache/fcnlib "
-               "in the repository). Full walk-through: docs/FULL_PROFILE.md.",
+               "in a checkout, the user cache folder otherwise). Full walk-through: docs/FULL_PROFILE.md.",
     )
     p.add_argument("--dataset", choices=sorted(DATASET_PROFILES), default=None,
                    help="synthetic: the embedded street scenes, offline (quick profile); voc: "

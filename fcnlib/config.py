@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 from pathlib import Path
 
 # Label value for "void" pixels (object borders, unlabelled regions), as in PASCAL VOC.
@@ -38,10 +39,13 @@ OFFLINE_ENV = "FCN_OFFLINE"  # Set: never touch the network (a download stops at
 DATA_DIR_ENV = "FCN_DATA_DIR"
 CACHE_DIR_ENV = "FCN_CACHE_DIR"
 
-# The repository root when fcnlib is used from a checkout (editable install, Colab clone, Binder).
+# The repository root when fcnlib is used from a checkout (editable install, Colab clone, Binder);
+# in an installed wheel it is site-packages, and FROM_CHECKOUT is False.
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Small files that ship with the repository: the quick backbone's weights and their recipe.
-SHIPPED_DATA_DIR = REPO_ROOT / "data"
+FROM_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "data").is_dir()
+# Small files that ship with the repository: the quick backbone's weights and their recipe. The
+# top-level data/ is their source; the wheel carries it as the package fcnlib.data (pyproject.toml).
+SHIPPED_DATA_DIR = REPO_ROOT / "data" if FROM_CHECKOUT else Path(__file__).resolve().parent / "data"
 # Where the quick profile's pretrained VGG16-style classifier lives, and its SHA-256.
 QUICK_BACKBONE_FILE = SHIPPED_DATA_DIR / "vgg16_quarter_synthetic.weights.h5"
 QUICK_BACKBONE_SHA256_FILE = SHIPPED_DATA_DIR / "vgg16_quarter_synthetic.sha256"
@@ -229,7 +233,29 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / "fcn_data").expanduser()
 
 
+def user_cache_dir(system: str | None = None) -> Path:
+    """Returns this user's cache folder for fcnlib, by the platform's convention.
+
+    Linux and other Unixes: ``$XDG_CACHE_HOME/fcnlib`` (default ``~/.cache/fcnlib``, the XDG Base
+    Directory specification); macOS: ``~/Library/Caches/fcnlib``; Windows:
+    ``%LOCALAPPDATA%\\fcnlib\\Cache``.
+
+    Args:
+        system: ``platform.system()``; None for this machine.
+    """
+    system = platform.system() if system is None else system
+    if system == "Darwin":
+        return Path.home() / "Library" / "Caches" / "fcnlib"
+    if system == "Windows":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "fcnlib" / "Cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fcnlib"
+
+
 def cache_dir() -> Path:
-    """Returns the checkpoint cache directory (``FCN_CACHE_DIR`` or ``<repo>/.cache/fcnlib``)."""
-    default = REPO_ROOT / ".cache" / "fcnlib"
+    """Returns the checkpoint cache directory.
+
+    ``FCN_CACHE_DIR`` when set; else ``<repo>/.cache/fcnlib`` from a checkout, and
+    :func:`user_cache_dir` when fcnlib is installed from a wheel (never site-packages).
+    """
+    default = REPO_ROOT / ".cache" / "fcnlib" if FROM_CHECKOUT else user_cache_dir()
     return Path(os.environ.get(CACHE_DIR_ENV) or default).expanduser()

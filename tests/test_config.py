@@ -1,5 +1,8 @@
 """Profiles, paths and the VOC palette."""
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from fcnlib import config
@@ -65,3 +68,26 @@ def test_smoke_shrinks_the_profile_but_keeps_its_path(monkeypatch):
     for off in ("", "0", "false", "No"):
         monkeypatch.setenv("FCN_SMOKE", off)
         assert config.get_profile() is config.GPU
+
+
+@pytest.mark.parametrize("system, expected", [
+    ("Linux", "{xdg}/fcnlib"), ("Darwin", "{home}/Library/Caches/fcnlib"), ("Windows", "{local}/fcnlib/Cache"),
+])
+def test_user_cache_dir_follows_each_platforms_convention(monkeypatch, tmp_path, system, expected):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+    wanted = expected.format(home=tmp_path / "home", xdg=tmp_path / "xdg", local=tmp_path / "local")
+    assert config.user_cache_dir(system) == Path(wanted)
+
+
+def test_cache_dir_in_a_checkout_is_the_repositorys_unless_set(monkeypatch, tmp_path):
+    monkeypatch.delenv(config.CACHE_DIR_ENV, raising=False)
+    assert config.FROM_CHECKOUT
+    assert config.cache_dir() == config.REPO_ROOT / ".cache" / "fcnlib"
+    monkeypatch.setattr(config, "FROM_CHECKOUT", False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    if sys.platform.startswith("linux"):
+        assert config.cache_dir() == tmp_path / "fcnlib"
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "mine"))
+    assert config.cache_dir() == tmp_path / "mine"

@@ -1,8 +1,13 @@
 """The install paths agree: pyproject.toml, environment.yml, the Makefile, CI and the README."""
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import venv
 from pathlib import Path
 
 import pytest
@@ -42,7 +47,7 @@ def test_one_tensorflow_per_install_path():
 
 
 def test_package_named_explicitly_and_importable():
-    assert _pyproject()["tool"]["setuptools"]["packages"] == ["fcnlib"]
+    assert _pyproject()["tool"]["setuptools"]["packages"] == ["fcnlib", "fcnlib.data"]
     import fcnlib
 
     assert fcnlib.__version__ == _pyproject()["project"]["version"]
@@ -120,3 +125,67 @@ def test_binder_badge_opens_jupyterlab_on_the_first_notebook_and_readme_states_t
     assert (ROOT / badge.group(1)).is_file(), f"the Binder badge opens {badge.group(1)}, which does not exist"
     binder = re.search(r"^\*\*Binder\*\*.*?(?=^\*\*|^#)", readme, flags=re.M | re.S)
     assert binder and "2 GB" in binder.group(0), "the README's Binder paragraph must say what memory it needs"
+
+
+def _setuptools_builds_this_project():
+    try:
+        import setuptools
+    except ImportError:
+        return False
+    required = re.search(r"setuptools>=(\d+)", " ".join(_pyproject()["build-system"]["requires"]))
+    return int(setuptools.__version__.split(".")[0]) >= int(required.group(1))
+
+
+@pytest.mark.skipif(not _setuptools_builds_this_project(),
+                    reason="this environment's setuptools is older than pyproject's build-system needs "
+                           "(`make setup` installs the `test` extra, which brings it)")
+def test_installed_wheel_works_away_from_the_checkout(tmp_path):
+    """The wheel carries data/ and LICENSE; installed in a fresh venv it loads the quick backbone
+    from another folder and caches in the user's cache folder, never in site-packages."""
+    source = tmp_path / "source"  # A copy, so the build writes nothing into the checkout.
+    for name in ("fcnlib", "data"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(tmp_path / "wheel"), str(source)], check=True, timeout=120)
+    wheel = next((tmp_path / "wheel").glob("fcnlib-*.whl"))
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "fcnlib/data/vgg16_quarter_synthetic.weights.h5" in names
+    assert "fcnlib/data/vgg16_quarter_synthetic.sha256" in names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), names
+
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                    "--no-index", str(wheel)], check=True, timeout=120)
+    # The dependencies (TensorFlow, Keras, ...) come from this environment's site-packages, appended
+    # after the venv's own: nothing is downloaded, and fcnlib itself can only come from the wheel.
+    site_packages = next(env_dir.glob("lib*/**/site-packages"))
+    own = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
+    (site_packages / "zz_test_dependencies.pth").write_text("\n".join(own) + "\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = (
+        "import fcnlib, pathlib\n"
+        "from fcnlib import backbone, config\n"
+        "here = pathlib.Path(fcnlib.__file__).resolve()\n"
+        f"assert here.is_relative_to({str(site_packages.resolve())!r}), here\n"
+        "assert not config.FROM_CHECKOUT\n"
+        "assert config.QUICK_BACKBONE_FILE.is_file(), config.QUICK_BACKBONE_FILE\n"
+        "backbone.quick_classifier(pretrained=True)\n"
+        "print(config.cache_dir())\n"
+    )
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "FCN_CACHE_DIR", "VIRTUAL_ENV")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "user-cache")
+    result = subprocess.run([str(python), "-c", script], cwd=elsewhere, env=env, capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cache = Path(result.stdout.strip().splitlines()[-1])
+    if sys.platform.startswith("linux"):
+        assert cache == tmp_path / "user-cache" / "fcnlib"
+    assert "site-packages" not in str(cache)
