@@ -26,7 +26,17 @@ def test_environment_yml_installs_the_package_with_existing_extras():
     extras = set(match.group(1).split(","))
     declared = set(_pyproject()["project"]["optional-dependencies"])
     assert extras <= declared, f"environment.yml asks for unknown extras {extras - declared}"
-    assert "test" in extras and "cpu" in extras
+    assert extras == {"cpu", "lab"}, "Binder and conda learners get TensorFlow CPU and JupyterLab, nothing more"
+
+
+def test_extras_are_split_and_make_setup_installs_what_make_test_needs():
+    extras = _pyproject()["project"]["optional-dependencies"]
+    assert {"test", "classroom", "lab"} <= set(extras)
+    assert not any("nbgrader" in dep for name, deps in extras.items() if name != "classroom" for dep in deps)
+    assert not any("jupyterlab" in dep for dep in extras["test"] + extras["classroom"])
+    makefile = (ROOT / "Makefile").read_text()
+    installed = re.search(r'pip install .*-e "\.\[\$\(TF_EXTRA\),([a-z,]+)\]"', makefile)
+    assert installed and set(installed.group(1).split(",")) == {"lab", "test", "classroom"}
 
 
 def test_environment_yml_python_satisfies_requires_python():
