@@ -17,7 +17,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math

@@ -199,3 +199,31 @@ def test_installed_wheel_works_away_from_the_checkout(tmp_path):
     if sys.platform.startswith("linux"):
         assert cache == tmp_path / "user-cache" / "fcnlib"
     assert "site-packages" not in str(cache)
+
+
+def test_version_agrees_across_pyproject_citation_and_changelog():
+    version = _pyproject()["project"]["version"]
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert re.search(rf"^version: {re.escape(version)}$", citation, flags=re.M), "CITATION.cff's version"
+    assert "Long" in citation and "10.1109/CVPR.2015.7298965" in citation, "CITATION.cff cites the FCN paper"
+    assert f"## [{version}]" in (ROOT / "CHANGELOG.md").read_text(), f"CHANGELOG.md has no section {version}"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert _pyproject()["project"]["license"] == "MIT"
+
+
+def _ruff():
+    try:
+        import ruff
+    except ImportError:
+        return shutil.which("ruff")
+    return ruff.find_ruff_bin()
+
+
+@pytest.mark.skipif(_ruff() is None, reason="ruff is not installed (`make setup` installs the test extra)")
+def test_code_and_notebooks_pass_ruff():
+    """The same check as .pre-commit-config.yaml's ruff hook, with pyproject.toml's rules."""
+    result = subprocess.run([_ruff(), "check", "--no-cache", "--output-format", "concise", str(ROOT)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+    hooks = (ROOT / ".pre-commit-config.yaml").read_text()
+    assert "ruff check" in hooks and "jupyter" in hooks and "nbstripout" in hooks
