@@ -6,7 +6,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 # Which TensorFlow to install: cpu (tensorflow-cpu), gpu (tensorflow[and-cuda]) or tf (plain tensorflow).
-TF_EXTRA ?= cpu
+# The default depends on the platform, as in fcnlib/install.py: tensorflow-cpu exists only for x86_64
+# Linux and Windows; macOS (Apple Silicon, and Intel up to TensorFlow 2.16) and ARM Linux get tensorflow.
+UNAME_S := $(shell uname -s)
+UNAME_M := $(shell uname -m)
+TF_EXTRA ?= $(if $(and $(filter x86_64 amd64 AMD64,$(UNAME_M)),$(filter Linux MINGW% MSYS% CYGWIN%,$(UNAME_S))),cpu,tf)
 # An optional pip constraints file that pins versions, e.g. CONSTRAINTS=.ci/colab-constraints.txt for
 # Google Colab's versions (the CI job "colab" tests the series on them).
 CONSTRAINTS ?=

@@ -227,3 +227,40 @@ def test_code_and_notebooks_pass_ruff():
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
     hooks = (ROOT / ".pre-commit-config.yaml").read_text()
     assert "ruff check" in hooks and "jupyter" in hooks and "nbstripout" in hooks
+
+
+@pytest.mark.parametrize("uname_s, uname_m, system, machine", [
+    ("Linux", "x86_64", "Linux", "x86_64"), ("Linux", "aarch64", "Linux", "aarch64"),
+    ("Darwin", "arm64", "Darwin", "arm64"), ("Darwin", "x86_64", "Darwin", "x86_64"),
+    ("MINGW64_NT-10.0-19045", "x86_64", "Windows", "AMD64"),
+])
+def test_makefile_picks_the_tensorflow_that_fcnlib_install_names(uname_s, uname_m, system, machine):
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    from fcnlib import install
+
+    env = {key: value for key, value in os.environ.items() if key != "TF_EXTRA"}
+    result = subprocess.run(["make", "-s", "--no-print-directory", "--eval", "print-tf-extra: ; @echo $(TF_EXTRA)",
+                             "print-tf-extra", f"UNAME_S={uname_s}", f"UNAME_M={uname_m}"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=True)
+    assert result.stdout.strip() == install.tensorflow_extra(system, machine)
+
+
+def test_ci_defines_a_macos_job_and_checks_colab_pins_are_kept():
+    ci = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    macos = ci[ci.index("\n  macos:"):]
+    assert re.search(r"runs-on: macos-", macos) and "make test-unit" in macos
+    colab = ci[ci.index("\n  colab:"):ci.index("\n  macos:")]
+    assert ".ci/colab_replaces_nothing.py" in colab
+    assert colab.index("make setup") < colab.index("colab_replaces_nothing") < colab.index("make test")
+
+
+def test_readme_install_steps_cover_three_platforms_with_existing_extras():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Install by hand"):readme.index("## Working through")]
+    declared = set(_pyproject()["project"]["optional-dependencies"])
+    for platform_name in ("**Linux**", "**macOS**", "**Windows**"):
+        assert platform_name in section
+    steps = re.findall(r'^pip install -e "\.\[([a-z,]+)\]"', section, flags=re.M)
+    assert len(steps) == 3 and all(set(step.split(",")) <= declared for step in steps), steps
+    assert "jupyter lab" in section and "Activate.ps1" in section
