@@ -264,3 +264,36 @@ def test_readme_install_steps_cover_three_platforms_with_existing_extras():
     steps = re.findall(r'^pip install -e "\.\[([a-z,]+)\]"', section, flags=re.M)
     assert len(steps) == 3 and all(set(step.split(",")) <= declared for step in steps), steps
     assert "jupyter lab" in section and "Activate.ps1" in section
+
+
+# Addresses that name a GitHub repository: plain links, Colab's and Binder's.
+REPOSITORY_LINK = re.compile(r"(?:colab\.research\.google\.com/github|mybinder\.org/v2/gh|github\.com)/"
+                             r"([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?(?=[/?#)\"'\s`]|$)")
+
+
+def test_every_link_to_this_repository_is_config_repo_url():
+    from fcnlib import config
+
+    slug = config.REPO_URL.removeprefix("https://github.com/")
+    owner, name = slug.split("/")
+    files = [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "CITATION.cff", ROOT / "CHANGELOG.md",
+             *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    seen = 0
+    for path in files:
+        text = path.read_text()
+        for match in REPOSITORY_LINK.finditer(text):
+            found = match.group(1)
+            # Links to other projects (the reference FCN, Keras) are fine; anything with this
+            # repository's owner or name, and every Colab or Binder link, must be the constant.
+            ours = "github.com/" != match.group(0)[:11] or found.split("/")[0] == owner or found.endswith(name)
+            if ours:
+                assert found == slug, f"{path.name}: {match.group(0)} is not config.REPO_URL ({config.REPO_URL})"
+                seen += 1
+    assert seen >= 10, "expected the badges and setup cells to link this repository"
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        assert f'REPO_URL, REPO_DIR = "{config.REPO_URL}"' in "".join(cells[0]["source"]), path.name
+        badge = f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/{path.name}"
+        assert badge in path.read_text(), f"{path.name}: its Colab badge must open itself"
+    urls = _pyproject()["project"]["urls"]
+    assert urls["Repository"] == config.REPO_URL and all(u.startswith(config.REPO_URL) for u in urls.values())
