@@ -115,7 +115,10 @@ def load_voc(root=None, split="train", sbd_root=None, *, download=False, validat
                 image = voc / "JPEGImages" / f"{stem}.jpg"
                 image = image if image.exists() else sbd / "img" / f"{stem}.jpg"
                 pairs.append((image, sbd / "cls" / f"{stem}.mat"))
-    return _pairs_dataset(pairs, len(config.VOC_CLASSES), validate, what=f"VOC split {split!r}")
+    # VOC's and SBD's photographs are plain JPEGs (no EXIF rotation, no other format under a .jpg
+    # name), so TensorFlow decodes them in the graph.
+    return _pairs_dataset(pairs, len(config.VOC_CLASSES), validate, what=f"VOC split {split!r}",
+                          jpeg_in_graph=True)
 
 
 def load_oxford_pets(root=None, split="trainval", border="void", *, download=False, validate=False):
@@ -340,8 +343,15 @@ def _read_label(path):
     return segmentation.astype(np.uint8)
 
 
-def _pairs_dataset(pairs, num_classes, validate, what, transform=None):
-    """Builds the dataset: a range of indices mapped through a Python reader of one pair."""
+def _pairs_dataset(pairs, num_classes, validate, what, transform=None, jpeg_in_graph=False):
+    """Builds the dataset: a range of indices mapped through a reader of one pair.
+
+    Masks (palette PNGs, ``.mat`` files) are read by Python (PIL, SciPy) inside ``tf.py_function``,
+    which checks them. With ``jpeg_in_graph``, ``.jpg`` images are decoded by ``tf.io.decode_jpeg``
+    in the graph, in parallel and outside Python's global lock; PIL reads them otherwise (it
+    also applies a camera's EXIF rotation and reads other formats under a .jpg name, which
+    ``tf.io`` does not). Both use libjpeg's accurate integer IDCT, so the pixels are the same.
+    """
     missing = [str(p) for pair in pairs for p in pair if not p.is_file()]
     if missing:
         raise FileNotFoundError(
@@ -350,13 +360,18 @@ def _pairs_dataset(pairs, num_classes, validate, what, transform=None):
         )
 
     def read_pair(index):
+        image = files.read_image(pairs[int(index)][0])
+        return image, read_mask(index, image.shape)
+
+    def read_mask(index, image_shape):
         image_path, mask_path = pairs[int(index)]
-        image, mask = files.read_image(image_path), _read_label(mask_path)
+        image_shape = tuple(int(side) for side in image_shape)
+        mask = _read_label(mask_path)
         if transform is not None:
             mask = transform(mask, mask_path)
-        if image.shape[:2] != mask.shape:
+        if image_shape[:2] != mask.shape:
             raise ValueError(
-                f"Image {image_path} is {image.shape[0]}x{image.shape[1]} but its mask {mask_path} "
+                f"Image {image_path} is {image_shape[0]}x{image_shape[1]} but its mask {mask_path} "
                 f"is {mask.shape[0]}x{mask.shape[1]}; a mask must have its image's size."
             )
         if num_classes is not None:
@@ -368,14 +383,22 @@ def _pairs_dataset(pairs, num_classes, validate, what, transform=None):
                     f"0..{num_classes - 1} and {IGNORE} is void. Check the class list, or masks "
                     "resized with interpolation."
                 )
-        return image, mask
+        return mask
 
     if validate:
         for index in range(len(pairs)):
             read_pair(index)
 
+    in_graph = jpeg_in_graph and all(image.suffix.lower() in (".jpg", ".jpeg") for image, _ in pairs)
+    image_paths = tf.constant([str(image) for image, _ in pairs]) if in_graph else None
+
     def load(index):
-        image, mask = tf.py_function(read_pair, [index], (tf.uint8, tf.uint8))
+        if in_graph:
+            image = tf.io.decode_jpeg(tf.io.read_file(tf.gather(image_paths, index)), channels=3,
+                                      dct_method="INTEGER_ACCURATE")
+            mask = tf.py_function(read_mask, [index, tf.shape(image)], tf.uint8)
+        else:
+            image, mask = tf.py_function(read_pair, [index], (tf.uint8, tf.uint8))
         image.set_shape((None, None, 3))
         mask.set_shape((None, None))
         return image, mask
