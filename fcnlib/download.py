@@ -42,7 +42,7 @@ except ImportError:  # Windows: no advisory locks; concurrent calls are then not
     fcntl = None
 
 import fcnlib
-from fcnlib import config
+from fcnlib import config, progress
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_SECONDS = 60  # Per network read; a stalled server counts as a failed attempt.
@@ -482,9 +482,13 @@ def _extract_locked(archive: Path, directory: Path):
     staging = Path(tempfile.mkdtemp(prefix=f".{archive.name}.", suffix=".tmp", dir=directory))
     current = [None]  # The member being written, to name it in an error.
 
-    def tracked(members, name):
+    # Progress in MB of the archive read so far (compressed bytes for .tgz and zip).
+    bar = progress.Progress(archive.stat().st_size / 2**20, f"Extracting {archive.name}", unit="MB")
+
+    def tracked(members, name, position):
         for member in members:
             current[0] = name(member)
+            bar.update(position(member) / 2**20)
             yield member
 
     try:
@@ -493,12 +497,14 @@ def _extract_locked(archive: Path, directory: Path):
                 with zipfile.ZipFile(archive) as stream:
                     for info in stream.infolist():
                         _safe_parts(info.filename, archive)
-                    for info in tracked(stream.infolist(), lambda m: m.filename):
+                    for info in tracked(stream.infolist(), lambda m: m.filename, lambda m: m.header_offset):
                         stream.extract(info, staging)
             else:
-                with tarfile.open(archive) as stream:
-                    members = tracked((_checked(m, archive) for m in stream), lambda m: m.name)
+                with open(archive, "rb") as raw, tarfile.open(fileobj=raw) as stream:
+                    members = tracked((_checked(m, archive) for m in stream), lambda m: m.name,
+                                      lambda m: raw.tell())
                     stream.extractall(staging, members=members, **_FILTER)
+            bar.close()
         except _FILTER_ERROR as error:
             raise ValueError(f"Refusing to extract {archive}: {error}.") from error
         except _CORRUPT as error:

@@ -24,7 +24,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from fcnlib import config
+from fcnlib import config, progress
 
 IGNORE_LABEL = config.IGNORE_LABEL
 
@@ -240,17 +240,21 @@ def evaluate(model, data, num_classes, ignore_label=IGNORE_LABEL, batch_size=16)
     if isinstance(data, tf.data.Dataset):
         if len(data.element_spec[0].shape) == 3:
             data = data.batch(batch_size)
+        cardinality = int(data.cardinality())
+        total = cardinality if cardinality >= 0 else None  # Unknown for a filtered dataset.
         batches = data.as_numpy_iterator()
     elif isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = np.asarray(data[0]), np.asarray(data[1])
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} images but y has {len(y)} masks.")
+        total = -(-len(x) // batch_size)
         batches = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
     else:
         raise ValueError(f"data must be a tf.data.Dataset or a tuple (x, y), got {type(data)}.")
     n = _num_labels(num_classes)
     matrix, seen = np.zeros((n, n), np.int64), 0
-    for images, masks in batches:
+    bar = progress.Progress(total, f"Scoring {getattr(model, 'name', 'the model')}", unit="batches")
+    for step, (images, masks) in enumerate(batches, 1):
         if images.dtype == np.uint8:
             images = pipeline.preprocess_vgg16(images)
         labels = predict_labels(model(images, training=False))
@@ -259,6 +263,8 @@ def evaluate(model, data, num_classes, ignore_label=IGNORE_LABEL, batch_size=16)
             masks = masks[..., 0]
         matrix += confusion_matrix(masks, labels, n, ignore_label)
         seen += len(masks)
+        bar.update(step)
+    bar.close()
     if not seen:
         raise ValueError("evaluate got no images: the dataset or arrays are empty. Check the split "
                          "or the filter that built them.")

@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 import fcnlib
-from fcnlib import config, files
+from fcnlib import config, files, progress
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:
@@ -190,7 +190,8 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
         learning_rate: Adam's learning rate; the profile's ``learning_rate`` when None.
         loss: A Keras loss; ``metrics.segmentation_loss(num_classes)`` when None.
         metrics: A list of Keras metrics; ``[metrics.StreamingMeanIoU(num_classes)]`` when None.
-        verbose: Keras verbosity (``"auto"``, 0, 1 or 2).
+        verbose: Keras verbosity, 0, 1 or 2; ``"auto"`` means 2 (one line per epoch) for epochs of
+            at most ``progress.LONG_EPOCH_BATCHES`` batches, else 1 (a bar per batch).
         callbacks: Keras callbacks, or None.
         batch_size: Only for array input; the profile's ``batch_size`` when None.
         jit_compile: Compile the training step with XLA: ``"auto"`` (Keras' choice: on for one GPU,
@@ -226,6 +227,13 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
     if val_data is not None:
         val_x, val_y = _split(val_data, "val_data")
         val_data = val_x if val_y is None else (val_x, val_y)
+    # verbose="auto": one line per epoch when epochs are short, a bar per batch when they are long
+    # (fcnlib.progress), so training on real data is never minutes of silence.
+    if y is not None:
+        steps = -(-len(x) // batch_size)
+    else:
+        steps = int(x.cardinality()) if hasattr(x, "cardinality") else -1
+    verbose = progress.fit_verbosity(verbose, steps if steps >= 0 else None)
     # Arrays are shuffled every epoch; a dataset is expected to shuffle itself (make_dataset does).
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=val_data,
                         shuffle=y is not None, verbose=verbose, callbacks=callbacks)
