@@ -170,8 +170,11 @@ def test_installed_wheel_works_away_from_the_checkout(tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    # Without PYTHONPATH: a checkout on it (with its .egg-info) would look like fcnlib already installed.
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "FCN_CACHE_DIR", "VIRTUAL_ENV")}
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-index", str(wheel)], check=True, timeout=120)
+                    "--no-index", str(wheel)], check=True, timeout=120, env=env)
     # The dependencies (TensorFlow, Keras, ...) come from this environment's site-packages, appended
     # after the venv's own: nothing is downloaded, and fcnlib itself can only come from the wheel.
     site_packages = next(env_dir.glob("lib*/**/site-packages"))
@@ -189,8 +192,6 @@ def test_installed_wheel_works_away_from_the_checkout(tmp_path):
         "backbone.quick_classifier(pretrained=True)\n"
         "print(config.cache_dir())\n"
     )
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("PYTHONPATH", "FCN_CACHE_DIR", "VIRTUAL_ENV")}
     env["XDG_CACHE_HOME"] = str(tmp_path / "user-cache")
     result = subprocess.run([str(python), "-c", script], cwd=elsewhere, env=env, capture_output=True,
                             text=True, timeout=180)
