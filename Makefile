@@ -18,11 +18,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(TF_EXTRA)$(if $(CONSTRAINTS),-$(basename $(notdir $(CONSTRAINTS))))
 
 export TF_CPP_MIN_LOG_LEVEL ?= 3
-# oneDNN stays on: it trains about 1.8x faster on these CPUs (its start-up log line is harmless).
+# oneDNN stays on: it trains about 1.8x faster on these CPUs (the notebooks' setup cells hold back its
+# start-up notice: fcnlib.environment.import_tensorflow_quietly).
 export KERAS_BACKEND ?= tensorflow
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup series test test-unit bench clean-cache
+.PHONY: setup series test test-unit bench clean-cache browser
 
 setup: $(STAMP)
 
@@ -36,9 +37,19 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 series: setup
 	FCN_PROFILE=$${FCN_PROFILE:-quick} $(BIN)/python scripts/run_series.py
 
-test: setup
+test: setup browser
 	FCN_PROFILE=$${FCN_PROFILE:-quick} FCN_STATIC_WIDGETS=1 MPLBACKEND=Agg \
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=15 -p no:cacheprovider
+
+# The browser test (tests/test_browser.py) drives a system Chromium; Playwright never downloads one. As
+# root with apt-get (CI), Debian's chromium is installed when missing; elsewhere the test is skipped.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	    || command -v google-chrome >/dev/null 2>&1 || [ -n "$$FCN_BROWSER" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "Could not install chromium: tests/test_browser.py will be skipped."; \
+	else echo "No Chromium found: tests/test_browser.py will be skipped (install chromium to run it)."; fi
 
 # Benchmarks (README, "Benchmarks"): every model and the copied recipes, one budget; ~15 min on 2 cores.
 bench: setup

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 
 from pathlib import Path
@@ -60,6 +61,62 @@ def _version_tuple(text: str) -> tuple[int, ...]:
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits or 0))
     return tuple(parts)
+
+
+# How TensorFlow's C++ code logs (absl): "I0000 00:00:1796099555.782561   28413 port.cc:153] message",
+# a letter for the level (Info, Warning, Error), then date, time, thread, file and line. While TensorFlow
+# is imported, before logging is set up, absl writes such lines to stderr whatever TF_CPP_MIN_LOG_LEVEL
+# says, after a line of its own that says so.
+_ABSL_LINE = re.compile(r"^[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\s\]]+:\d+\] ")
+_ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def is_startup_notice(line: str) -> bool:
+    """Tells whether a line of stderr is a C++ log line or absl's preamble, as TensorFlow prints on import."""
+    return line.startswith(_ABSL_PREAMBLE) or bool(_ABSL_LINE.match(line))
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow without the C++ notices it prints while loading; anything else still shows.
+
+    TensorFlow 2.21 prints, on import and in every notebook, absl's "All log messages before
+    absl::InitializeLog() ..." line and "oneDNN custom operations are on ...", twice, even with
+    ``TF_CPP_MIN_LOG_LEVEL=3`` and with ``TF_ENABLE_ONEDNN_OPTS=1`` (only turning oneDNN off, which
+    trains about 1.8x slower here, stops them); GPU builds add lines such as "Unable to register
+    cuDNN factory". They go straight to the process's stderr, so this holds that stream back while
+    TensorFlow loads and passes on every line that is not such a notice (:func:`is_startup_notice`).
+    oneDNN itself stays as it was. Sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless it is set already.
+
+    Returns:
+        The ``tensorflow`` module, or None when it cannot be imported (:func:`check` then says why).
+
+    Example:
+
+    >>> tf = environment.import_tensorflow_quietly()  # in a notebook's setup cell, before `import keras`
+    """
+    import sys
+    import tempfile
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow
+        except ImportError:
+            tensorflow = None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        text = held.read().decode("utf-8", errors="replace")
+    kept = [line for line in text.splitlines() if not is_startup_notice(line)]
+    if kept:
+        print("\n".join(kept), file=sys.stderr)
+    return tensorflow
 
 
 def in_colab() -> bool:

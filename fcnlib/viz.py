@@ -219,6 +219,60 @@ def plot_history(histories, metrics=("loss", "mean_iou")):
     return fig
 
 
+def text_color(background) -> str:
+    """Black or white, whichever reads better on a background colour.
+
+    Picks the text colour with the higher contrast ratio against the background's relative
+    luminance, as WCAG 2 defines both (https://www.w3.org/TR/WCAG21/#dfn-relative-luminance):
+    black on light colours such as viridis' yellow, white on dark ones such as its purple.
+
+    Args:
+        background: An (r, g, b) or (r, g, b, a) colour with components in [0, 1], as Matplotlib's
+            colormaps return them; alpha is ignored.
+
+    Returns:
+        ``"black"`` or ``"white"``.
+
+    Example:
+
+    >>> viz.text_color(plt.get_cmap("viridis")(1.0))
+    'black'
+    """
+    rgb = np.asarray(background, dtype=np.float64).reshape(-1)[:3]
+    if rgb.shape != (3,) or not np.all((rgb >= 0) & (rgb <= 1)):
+        raise ValueError(f"A background colour is (r, g, b[, a]) with components in [0, 1]; got {background!r}.")
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    luminance = float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+    # Contrast ratio with black is (L + 0.05) / 0.05, with white 1.05 / (L + 0.05).
+    return "black" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "white"
+
+
+def annotate(image, fmt="{:g}", **text_kwargs):
+    """Writes each value of an ``imshow`` image into its cell, in black or white to suit the cell's colour.
+
+    Args:
+        image: The ``AxesImage`` that ``ax.imshow(values, cmap=...)`` returned (a 2-D array of values).
+        fmt: Format of each value, e.g. ``"{:.2f}"``.
+        **text_kwargs: Passed to ``ax.text`` (e.g. ``fontsize``); ``color`` is chosen per cell.
+
+    Returns:
+        The list of Matplotlib text artists, row by row.
+
+    Example:
+
+    >>> shown = ax.imshow(counts, cmap="viridis")  # doctest: +SKIP
+    >>> viz.annotate(shown, fontsize=8)  # doctest: +SKIP
+
+    Introduced in notebooks/03_transposed_convolution.ipynb.
+    """
+    values = np.ma.getdata(image.get_array())
+    if values.ndim != 2:
+        raise ValueError(f"annotate writes into a 2-D image of values; this one has shape {values.shape}.")
+    text_kwargs = {"ha": "center", "va": "center", **text_kwargs}
+    return [image.axes.text(c, r, fmt.format(value), color=text_color(image.to_rgba(value)), **text_kwargs)
+            for (r, c), value in np.ndenumerate(values)]
+
+
 def plot_confusion(matrix, class_names, normalize=True):
     """Draws a confusion matrix (rows: truth, columns: prediction) with its values written in.
 
@@ -256,11 +310,7 @@ def plot_confusion(matrix, class_names, normalize=True):
     ax.set_ylabel("true")
     ax.set_title("confusion matrix" + (" (rows sum to 1)" if normalize else ""))
     if len(matrix) <= 25:
-        top = matrix.max() if matrix.size else 0
-        for (i, j), value in np.ndenumerate(matrix):
-            text = f"{value:.2f}" if normalize else f"{int(value)}"
-            ax.text(j, i, text, ha="center", va="center", fontsize="small",
-                    color="white" if value > 0.6 * top else "black")
+        annotate(image, "{:.2f}" if normalize else "{:.0f}", fontsize="small")
     fig.tight_layout()
     return fig
 

@@ -53,3 +53,32 @@ def test_smoke_run_of_gpu_profile_needs_no_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("FCN_SMOKE", "1")
     monkeypatch.setenv("FCN_OFFLINE", "1")
     assert environment.setup("06").smoke
+
+
+@pytest.mark.parametrize("line, notice", [
+    ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR", True),
+    ("I0000 00:00:1796099555.782561   28413 port.cc:153] oneDNN custom operations are on.", True),
+    ("E0000 00:00:1718000000.123456   12345 cuda_dnn.cc:8310] Unable to register cuDNN factory", True),
+    ("W1201 04:32:11.000001    7 computation_placer.cc:177] computation placer already registered", True),
+    ("F0000 00:00:1796099555.782561   28413 port.cc:153] a fatal error", False),
+    ("Traceback (most recent call last):", False),
+    ("I0000 is how a note might start", False),
+])
+def test_is_startup_notice_knows_absl_lines(line, notice):
+    assert environment.is_startup_notice(line) is notice
+
+
+def test_import_tensorflow_quietly_holds_back_the_notices_and_keeps_onednn(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom fcnlib import environment\ntf = environment.import_tensorflow_quietly()\n"
+              "import os; os.write(2, b'a line of our own\\n')\n"
+              "from tensorflow.python.util import _pywrap_util_port\n"
+              "print(tf.__version__, _pywrap_util_port.IsMklEnabled())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stderr == "a line of our own\n", f"start-up noise got through:\n{run.stderr[-2000:]}"
+    assert run.stdout.split()[1] == "True", "oneDNN must stay on (it trains about 1.8x faster on CPUs)"

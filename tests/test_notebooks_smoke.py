@@ -18,7 +18,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from fcnlib import synthetic
+from fcnlib import environment, synthetic
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -34,6 +34,9 @@ def _run(path, env, timeout=600, notebook=None):
     notebook = notebook if notebook is not None else nbformat.read(path, as_version=4)
     saved = dict(os.environ)
     os.environ.update(env)  # The kernel inherits this process's environment.
+    # Under pytest ipykernel leaves the C++ code's stderr alone; without this it shows it in the notebook,
+    # as in JupyterLab, so that assert_clean_outputs sees what a learner sees.
+    os.environ.pop("PYTEST_CURRENT_TEST", None)
     try:
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
@@ -60,6 +63,20 @@ def test_notebook_runs_through_gpu_profile_smoke_path(path, voc_tree, tmp_path):
         pytest.fail(f"{path.name} failed in the gpu smoke path:\n{str(error)[-3000:]}")
     text = _outputs(notebook)
     assert "Profile     gpu" in text, "the notebook did not run in the gpu profile"
+    assert_clean_outputs(notebook, path.name)
+
+
+def assert_clean_outputs(notebook, name):
+    """No TensorFlow/absl log lines in any cell's stderr, and no stray ``Out[...]`` from the setup cells."""
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    noise = [line for cell in code for output in cell.get("outputs", [])
+             if output.get("output_type") == "stream" and output.get("name") == "stderr"
+             for line in output.get("text", "").splitlines()
+             if environment.is_startup_notice(line) or "oneDNN" in line or "absl" in line]
+    assert not noise, f"{name} shows TensorFlow's log lines to the learner:\n" + "\n".join(noise[:6])
+    stray = [cell.source.splitlines()[-1] for cell in code[:2]
+             if any(output.get("output_type") == "execute_result" for output in cell.get("outputs", []))]
+    assert not stray, f"{name}'s setup shows an Out[...] value; end the cell with a statement: {stray}"
 
 
 def test_gpu_profile_without_data_stops_in_setup_naming_the_way_out(tmp_path):

@@ -136,6 +136,45 @@ def test_plot_confusion_normalizes_rows():
         viz.plot_confusion(matrix, ["a", "b"])
 
 
+def _contrast(a, b):
+    """WCAG contrast ratio of two sRGB colours, written out independently of viz.text_color."""
+    def luminance(rgb):
+        channels = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+    high, low = sorted([luminance(a), luminance(b)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("cmap", ["viridis", "Blues", "gray", "magma"])
+def test_text_color_picks_the_more_readable_of_black_and_white(cmap):
+    for x in np.linspace(0, 1, 21):
+        background = plt.get_cmap(cmap)(x)
+        chosen = viz.text_color(background)
+        other = {"black": (1, 1, 1), "white": (0, 0, 0)}[chosen]
+        assert _contrast(matplotlib.colors.to_rgb(chosen), background) >= _contrast(other, background)
+    assert viz.text_color(plt.get_cmap("viridis")(1.0)) == "black"  # Yellow, where white was unreadable.
+    assert viz.text_color(plt.get_cmap("viridis")(0.0)) == "white"
+    with pytest.raises(ValueError, match="components in"):
+        viz.text_color((255, 0, 0))
+
+
+def test_annotate_writes_every_value_in_a_colour_that_suits_its_cell():
+    fig, ax = plt.subplots()
+    values = np.array([[0, 1, 2], [3, 4, 8]], dtype=float)
+    texts = viz.annotate(ax.imshow(values, cmap="viridis", vmin=0), fontsize=7)
+    assert [t.get_text() for t in texts] == ["0", "1", "2", "3", "4", "8"]
+    assert texts[0].get_color() == "white" and texts[-1].get_color() == "black"
+    assert texts[-1].get_position() == (2, 1) and texts[0].get_fontsize() == 7
+    with pytest.raises(ValueError, match="2-D"):
+        viz.annotate(ax.imshow(np.zeros((2, 2, 3))))
+
+
+def test_plot_confusion_writes_dark_cells_in_white():
+    fig = viz.plot_confusion(np.array([[9, 1], [0, 10]]), ["a", "b"])
+    colours = {t.get_text(): t.get_color() for t in fig.axes[0].texts}
+    assert colours == {"0.90": "white", "0.10": "black", "0.00": "black", "1.00": "white"}
+
+
 WIDGETS = dict(index=(0, 9), alpha=(0.0, 1.0, 0.1), model=["fcn32s", "fcn8s"],
                size={"small": 48, "large": 96}, step=(2, 11, 3), flag=True,
                fixed=ipywidgets.fixed("kept"))
