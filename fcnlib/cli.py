@@ -1,6 +1,8 @@
 """The command line: train one recipe, score it on the test split, write the scores as JSON.
 
-``python -m fcnlib.train`` runs this module's :func:`main`. It trains through
+Three ways to start it, all running :func:`main`: the ``fcn-train`` script that installing the
+package creates (``[project.scripts]`` in pyproject.toml), ``python -m fcnlib.cli``, and
+``python -m fcnlib.train`` (the name the docs use; train.py hands over to this module). It trains through
 ``recipes.train_model`` (so the checkpoint cache of the notebooks is shared: a model a notebook
 trained is loaded, not trained again), evaluates with ``recipes.scores``, prints the FCN paper's
 four scores and the IoU of every class, and writes them to ``<output>/<run>.json`` atomically.
@@ -9,7 +11,7 @@ through ``train.default_strategy()``. docs/FULL_PROFILE.md is the walk-through f
 
 Examples::
 
-    python -m fcnlib.train --dataset synthetic --model fcn8s            # offline, CPU, minutes
+    fcn-train --dataset synthetic --model fcn8s                         # offline, CPU, minutes
     python -m fcnlib.train --dataset voc --download --model fcn8s --task multiclass \\
         --mixed-precision                                                # GPU, the paper's 21 classes
 """
@@ -36,14 +38,14 @@ SCORE_NAMES = (("pixel_accuracy", "pixel accuracy"), ("mean_accuracy", "mean acc
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m fcnlib.train``."""
+    """The argument parser of ``fcn-train`` (also ``python -m fcnlib.cli`` / ``fcnlib.train``)."""
     p = argparse.ArgumentParser(
-        prog="python -m fcnlib.train",
+        prog="fcn-train",
         description="Train an FCN (or the dense baseline) with the series' recipe, or load it from "
                     "the checkpoint cache, then score it on the test split: pixel accuracy, mean "
                     "accuracy, mean IU, frequency weighted IU and per-class IoU, printed and "
                     "written as JSON.",
-        epilog="Data: VOC is read from $FCN_DATA_DIR/voc and $FCN_DATA_DIR/sbd (FCN_DATA_DIR "
+        epilog="Also started as python -m fcnlib.cli or python -m fcnlib.train. Data: VOC is read from $FCN_DATA_DIR/voc and $FCN_DATA_DIR/sbd (FCN_DATA_DIR "
                "defaults to ~/fcn_data); checkpoints go to $FCN_CACHE_DIR (default .cache/fcnlib "
                "in the repository). Full walk-through: docs/FULL_PROFILE.md.",
     )
@@ -221,7 +223,7 @@ def format_scores(scores: dict, names) -> str:
 
 
 def main(argv=None) -> int:
-    """Runs ``python -m fcnlib.train``; returns the exit status.
+    """Runs ``fcn-train`` (``python -m fcnlib.cli``, ``python -m fcnlib.train``); returns the exit status.
 
     0: done; 1: the scores could not be written (they are printed instead); 2: bad arguments or
     data, found before training (``--output`` is checked first).

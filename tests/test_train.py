@@ -618,15 +618,6 @@ def test_cli_rejects_arguments_that_do_not_fit(capsys):
     assert "goes with --profile quick" in err and "use --task binary" in err
 
 
-def test_python_m_fcnlib_train_shows_help():
-    result = subprocess.run([sys.executable, "-m", "fcnlib.train", "--help"], capture_output=True,
-                            text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    for option in ("--dataset", "--model", "--task", "--schedule", "--upsampling", "--profile",
-                   "--epochs", "--mixed-precision", "--xla", "--output", "FULL_PROFILE.md"):
-        assert option in result.stdout
-
-
 # --- The workflows: CPU tests on every push, the full profile on a self-hosted GPU runner ---
 
 WORKFLOWS = config.REPO_ROOT / ".github" / "workflows"
