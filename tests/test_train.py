@@ -89,7 +89,7 @@ def test_fit_takes_a_dataset_quietly():
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = train.fit(build_tiny(), dataset, dataset, epochs=1, loss=sparse_loss(),
+        history = train.fit(build_tiny(), dataset, dataset, epochs=1, learning_rate=1e-3, loss=sparse_loss(),
                             metrics=[], verbose=0)
     assert set(history) == {"loss", "val_loss"}
     assert not [w for w in caught if "shuffle" in str(w.message)]
@@ -103,11 +103,35 @@ def test_fit_rejects_bad_epochs_and_data():
         train.fit(build_tiny(), (x, y, y), epochs=1, loss=sparse_loss(), metrics=[])
 
 
+def test_the_profile_reaches_training_through_arguments_only(monkeypatch):
+    x, y = tiny_data()
+    # The active profile is never read: a profile that cannot be loaded changes nothing.
+    monkeypatch.setattr(config, "get_profile", lambda *a: pytest.fail("training read a profile"))
+    with pytest.raises(ValueError, match="epochs is None and no profile"):
+        train.fit(build_tiny(), (x, y), learning_rate=1e-2, loss=sparse_loss(), metrics=[])
+    with pytest.raises(ValueError, match="learning_rate is None and no profile"):
+        train.train_or_load(build_tiny, {"run": "p"}, (x, y), epochs=1)
+    with pytest.raises(ValueError, match="batch_size is None and no profile"):
+        train.fit(build_tiny(), (x, y), epochs=1, learning_rate=1e-2, loss=sparse_loss(), metrics=[])
+    with pytest.raises(ValueError, match="config.Profile.*'quick'"):
+        train.fit(build_tiny(), (x, y), epochs=1, profile="quick")
+    # A given profile fills in what is None; given values win.
+    profile = dataclasses.replace(config.QUICK, epochs=2, learning_rate=0.02, batch_size=4)
+    model = build_tiny()
+    history = train.fit(model, (x, y), loss=sparse_loss(), metrics=[], verbose=0, profile=profile)
+    assert len(history["loss"]) == 2 and float(model.optimizer.learning_rate) == pytest.approx(0.02)
+    model, history = train.train_or_load(build_tiny, {"run": "p"}, (x, y), learning_rate=0.03,
+                                         loss=sparse_loss(), metrics=[], verbose=0, profile=profile)
+    assert len(history["loss"]) == 2 and float(model.optimizer.learning_rate) == pytest.approx(0.03)
+
+
 def test_fit_defaults_use_fcnlib_metrics():
     metrics = pytest.importorskip("fcnlib.metrics")
     x, y = tiny_data()
     model = build_tiny()
-    history = train.fit(model, (x, y), (x, y), epochs=1, verbose=0, batch_size=2)
+    history = train.fit(model, (x, y), (x, y), epochs=1, verbose=0, batch_size=2,
+                        profile=config.QUICK)
+    assert float(model.optimizer.learning_rate) == pytest.approx(config.QUICK.learning_rate)
     assert isinstance(model.loss, type(metrics.segmentation_loss(NUM_CLASSES)))
     assert any(isinstance(m, metrics.StreamingMeanIoU) for m in model.metrics[1].metrics)
     assert set(history) == {"loss", "mean_iou", "val_loss", "val_mean_iou"}
@@ -337,7 +361,7 @@ def test_cache_false_neither_reads_nor_writes(fit_calls):
 
 def test_build_fn_must_return_a_model():
     with pytest.raises(ValueError, match="keras.Model"):
-        train.train_or_load(lambda: "model", {"run": "a"}, tiny_data(), epochs=1)
+        train.train_or_load(lambda: "model", {"run": "a"}, tiny_data(), epochs=1, learning_rate=1e-2)
 
 
 def run_python(code, tmp_path):
@@ -408,19 +432,20 @@ def test_strategy_builds_in_scope_and_trains_on_two_devices(tmp_path):
     assert result == [[True, True], 2, 2, 1, True]
 
 
-# --- XLA, mixed precision and strategies (the GPU switches, checked as far as a CPU allows) ---
+# --- XLA (the training step's compiler; devices are tested in test_devices.py) ---
 
 
 def test_jit_compile_is_passed_to_compile_and_checked():
     x, y = tiny_data()
     model = build_tiny()
-    train.fit(model, (x, y), epochs=1, loss=sparse_loss(), metrics=[], verbose=0, batch_size=2)
+    train.fit(model, (x, y), epochs=1, learning_rate=1e-3, loss=sparse_loss(), metrics=[], verbose=0,
+              batch_size=2)
     import tensorflow as tf
 
     # Keras' "auto" uses XLA on one GPU, never on a CPU (this test also runs on the GPU runner).
     assert model.jit_compile is (len(tf.config.list_physical_devices("GPU")) == 1)
     xla = build_tiny()
-    history = train.fit(xla, (x, y), epochs=1, loss=sparse_loss(), metrics=[], verbose=0,
+    history = train.fit(xla, (x, y), epochs=1, learning_rate=1e-3, loss=sparse_loss(), metrics=[], verbose=0,
                         batch_size=2, jit_compile=True)
     assert xla.jit_compile is True and np.isfinite(history["loss"][0])
     # A model compiled by its owner keeps its optimizer and gets the new setting.
@@ -431,69 +456,6 @@ def test_jit_compile_is_passed_to_compile_and_checked():
         train.fit(build_tiny(), (x, y), epochs=1, jit_compile="yes")
     with pytest.raises(ValueError, match="jit_compile"):
         train.train_or_load(build_tiny, {"run": "a"}, (x, y), epochs=1, jit_compile="on")
-
-
-def test_precision_policy_is_set_for_the_block_and_restored():
-    assert keras.mixed_precision.global_policy().name == "float32"
-    with pytest.raises(RuntimeError):
-        with train.precision_policy("mixed_float16") as policy:
-            assert policy.name == "mixed_float16"
-            model = build_tiny()
-            assert model.get_layer("score").compute_dtype == "float16"
-            assert model.get_layer("score").variable_dtype == "float32"
-            raise RuntimeError("the policy must be restored even when the block fails")
-    assert keras.mixed_precision.global_policy().name == "float32"
-    assert build_tiny().get_layer("score").compute_dtype == "float32"
-
-
-def test_mixed_precision_trains_with_loss_scaling():
-    x, y = tiny_data()
-    with train.precision_policy(train.mixed_precision_policy()):
-        model = build_tiny()
-        history = train.fit(model, (x, y), epochs=1, loss=sparse_loss(), metrics=[], verbose=0,
-                            batch_size=2)
-    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    assert np.isfinite(history["loss"][0])
-    assert train.mixed_precision_policy() == "mixed_float16"
-
-
-@pytest.fixture
-def no_tpu(monkeypatch):
-    for name in train.TPU_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(train.glob, "glob", lambda pattern: [])
-
-
-def test_no_tpu_resolver_without_a_tpu_and_one_with_tpu_name(no_tpu, monkeypatch):
-    import tensorflow as tf
-
-    assert train._tpu_resolver() is None
-    calls = []
-    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver",
-                        lambda **kwargs: calls.append(kwargs) or "resolver")
-    monkeypatch.setenv("TPU_NAME", "my-tpu")
-    assert train._tpu_resolver() == "resolver" and calls == [{}]
-    monkeypatch.delenv("TPU_NAME")
-    monkeypatch.setattr(train.glob, "glob", lambda pattern: ["/dev/accel0"])
-    assert train._tpu_resolver() == "resolver" and calls[-1] == {"tpu": "local"}
-
-
-def test_default_strategy_falls_back_when_the_tpu_fails(monkeypatch, capsys):
-    import tensorflow as tf
-
-    monkeypatch.setattr(train, "_tpu_resolver", lambda: "resolver")
-
-    def refuse(resolver):
-        raise ValueError("no TPU here")
-
-    monkeypatch.setattr(tf.config, "experimental_connect_to_cluster", refuse)
-    strategy = train.default_strategy()
-    assert "could not be used (no TPU here)" in capsys.readouterr().out
-    if len(tf.config.list_physical_devices("GPU")) > 1:
-        assert isinstance(strategy, tf.distribute.MirroredStrategy)
-    else:
-        assert strategy is tf.distribute.get_strategy()  # One device: the default strategy.
-    assert train.mixed_precision_policy(strategy) == "mixed_float16"
 
 
 # --- The command line: python -m fcnlib.train (fcnlib.cli) ---
