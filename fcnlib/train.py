@@ -26,7 +26,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -186,7 +185,7 @@ def key_hash(key: dict, **extra) -> str:
     except (TypeError, ValueError) as error:
         raise ValueError(f"The cache key {key!r} is not JSON-serialisable ({error}); describe "
                          "the run with strings and numbers only.") from error
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return files.sha256(text.encode("utf-8"))[:12]
 
 
 def recipe_hash(model, loss=None, metrics=None, batch_size=None, train_data=None) -> str:
@@ -213,7 +212,7 @@ def recipe_hash(model, loss=None, metrics=None, batch_size=None, train_data=None
         "data": _data_spec(train_data),
     }
     text = json.dumps(recipe, sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return files.sha256(text.encode("utf-8"))[:12]
 
 
 def _renamed(value, names):
@@ -246,7 +245,7 @@ def _data_spec(data):
     for name, array in (("x", x), ("y", y)):
         if hasattr(array, "shape") and hasattr(array, "dtype"):
             spec[name] = [list(array.shape), str(array.dtype),
-                          hashlib.sha256(memoryview(np.ascontiguousarray(array)).cast("B")).hexdigest()]
+                          files.sha256(memoryview(np.ascontiguousarray(array)).cast("B"))]
         else:
             spec[name] = type(array).__name__
     return spec
@@ -254,14 +253,6 @@ def _data_spec(data):
 
 def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_cache(model, weights_path: Path, sidecar_path: Path, record: dict):
@@ -272,7 +263,7 @@ def _read_cache(model, weights_path: Path, sidecar_path: Path, record: dict):
         return None, f"unreadable {sidecar_path.name}: {error}"
     if not isinstance(sidecar, dict) or any(sidecar.get(k) != v for k, v in record.items()):
         return None, f"{sidecar_path.name} describes a different run"
-    if sidecar.get("sha256") != _sha256(weights_path):
+    if sidecar.get("sha256") != files.sha256(weights_path):
         return None, f"SHA-256 of {weights_path.name} does not match {sidecar_path.name}"
     try:
         model.load_weights(weights_path)
@@ -292,7 +283,7 @@ def _write_cache(model, weights_path: Path, sidecar_path: Path, record: dict, hi
                 os.replace(keras_tmp, tmp)
             finally:
                 keras_tmp.unlink(missing_ok=True)
-        sidecar = dict(record, history=history, sha256=_sha256(weights_path))
+        sidecar = dict(record, history=history, sha256=files.sha256(weights_path))
         with files.atomic_path(sidecar_path) as tmp:
             tmp.write_text(json.dumps(sidecar, indent=2, sort_keys=True), encoding="utf-8")
     except OSError:

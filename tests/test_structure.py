@@ -1,5 +1,6 @@
 """The library's structure, read from its source with ``ast`` (no TensorFlow, milliseconds):
-fcnlib's modules import one another without a cycle, and the command line runs three ways.
+fcnlib's modules import one another without a cycle, every name has one home (no module re-exports
+another's names, one SHA-256 helper), and the command line runs three ways.
 """
 
 import ast
@@ -90,3 +91,53 @@ def test_command_line_has_a_script_and_runs_as_python_m_cli_and_train():
         for option in ("--dataset", "--model", "--task", "--schedule", "--upsampling", "--profile",
                        "--epochs", "--mixed-precision", "--xla", "--output", "FULL_PROFILE.md"):
             assert option in result.stdout
+
+
+def reexports(module, tree) -> list:
+    """Public names a module binds at its top level that belong to another fcnlib module."""
+    found = []
+    fcnlib_aliases = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                bound = alias.asname or alias.name
+                if node.module == "fcnlib" and alias.name in MODULES:
+                    fcnlib_aliases.add(bound)  # A module, used as ``module.name``: fine.
+                elif node.module.startswith("fcnlib") and not bound.startswith("_"):
+                    found.append(f"{module}.{bound} is {node.module}.{alias.name}")
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Attribute):
+            value = node.value
+            if isinstance(value.value, ast.Name) and value.value.id in fcnlib_aliases:
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and not target.id.startswith("_"):
+                        found.append(f"{module}.{target.id} is {value.value.id}.{value.attr}")
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets)):
+            defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            defined |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+                        if isinstance(t, ast.Name)}
+            found += [f"{module}.__all__ lists {name}, defined elsewhere"
+                      for name in ast.literal_eval(node.value) if name not in defined]
+    return found
+
+
+def test_no_module_reexports_another_modules_names():
+    found = [line for module in MODULES for line in reexports(module, _tree(module))]
+    assert not found, "names with two homes (use the owning module instead):\n" + "\n".join(found)
+
+
+def test_the_reexport_check_sees_both_kinds():
+    tree = ast.parse("from fcnlib import config, download as _d\n"
+                     "from fcnlib.backbone import vgg16_trunk\nFC_UNITS = config.FC_UNITS\n"
+                     "_PRIVATE = config.FC_UNITS\n__all__ = ['vgg16_trunk']\n")
+    assert reexports("models", tree) == [
+        "models.vgg16_trunk is fcnlib.backbone.vgg16_trunk", "models.FC_UNITS is config.FC_UNITS",
+        "models.__all__ lists vgg16_trunk, defined elsewhere"]
+
+
+def test_hashlib_is_used_in_files_only():
+    users = [module for module in MODULES
+             if any(isinstance(node, (ast.Import, ast.ImportFrom)) and "hashlib" in
+                    [getattr(node, "module", None)] + [alias.name for alias in node.names]
+                    for node in ast.walk(_tree(module)))]
+    assert users == ["files"], f"SHA-256 belongs to files.sha256; hashlib is imported by {users}"
