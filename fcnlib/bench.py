@@ -143,6 +143,16 @@ def notebook_times(report=config.REPO_ROOT / "build" / "series" / "report.md"):
 
 
 def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
+    """The markdown report: the profile and machine, one row per model, pipeline, compute, notebooks.
+
+    Args:
+        profile: The ``config.Profile`` the models trained in.
+        epochs: Epochs per model (staged stages take ``recipes.STAGED_EPOCH_SHARE`` of them).
+        rows: Tuples from :func:`model_table`.
+        rates: ``(dataset images/s, in-memory images/s)`` from :func:`pipeline_ratio`.
+        efficiency: ``(achieved GFLOP/s, matmul GFLOP/s)`` from :func:`compute_efficiency`.
+        notebooks: Rows from :func:`notebook_times`, or None.
+    """
     head = ["| model | parameters | training s | pixel acc. | mean IoU | fg IoU | boundary IoU | inference img/s |",
             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     body = [f"| {r[0]} | {r[1]:,} | {r[2]:.0f} | {r[3]:.3f} | {r[4]:.3f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]:.0f} |"
@@ -168,6 +178,7 @@ def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
 
 
 def main(argv=None) -> str:
+    """Runs ``python -m fcnlib.bench``: trains and times every row, writes and returns the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None, help="default: the profile's")
     parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md")

@@ -173,6 +173,13 @@ def fcn32s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, up
 
     >>> model = fcn32s(6, width=0.25, fc6_kernel=3, weights="synthetic")
 
+    Reference:
+        Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic Segmentation",
+        CVPR 2015, https://arxiv.org/abs/1411.4038, Section 4.1 (FCN-32s).
+        Layer names (``fc6``, ``fc7``, ``score_fr``) follow voc-fcn32s/net.py of the reference
+        implementation, https://github.com/shelhamer/fcn.berkeleyvision.org (its ``upscore`` is
+        ``upscore32`` here, named by its factor like ``upscore16`` and ``upscore8``).
+
     Introduced in notebooks/02_fully_convolutional.ipynb.
     """
     inputs, _, score_fr = _fcn_trunk_and_head(
@@ -194,6 +201,12 @@ def fcn16s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, up
     Example:
 
     >>> model = fcn16s(6, width=0.25, fc6_kernel=3)
+
+    Reference:
+        Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic Segmentation",
+        CVPR 2015, https://arxiv.org/abs/1411.4038, Section 4.2 (FCN-16s).
+        Layer names (``upscore2``, ``score_pool4``, ``fuse_pool4``, ``upscore16``) follow
+        voc-fcn16s/net.py of the reference implementation, https://github.com/shelhamer/fcn.berkeleyvision.org.
 
     Introduced in notebooks/05_skip_connections.ipynb.
     """
@@ -218,6 +231,13 @@ def fcn8s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, ups
     Example:
 
     >>> model = fcn8s(6, width=0.25, fc6_kernel=3)
+
+    Reference:
+        Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic Segmentation",
+        CVPR 2015, https://arxiv.org/abs/1411.4038, Section 4.2 (FCN-8s).
+        Layer names (``score_pool3``, ``fuse_pool3``, ``upscore_pool4``, ``upscore8``) and the
+        at-once skip scales follow voc-fcn8s/net.py and voc-fcn8s-atonce/net.py of the reference
+        implementation, https://github.com/shelhamer/fcn.berkeleyvision.org.
 
     Introduced in notebooks/05_skip_connections.ipynb.
     """
@@ -259,6 +279,12 @@ def convolutionalize(classifier: keras.Model, padding: str = "valid") -> keras.M
     Example:
 
     >>> scores = convolutionalize(backbone.vgg16_classifier((96, 96, 3), 5))(np.zeros((1, 160, 96, 3)))
+
+    Reference:
+        Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic Segmentation",
+        CVPR 2015, https://arxiv.org/abs/1411.4038, Section 3.1 (adapting classifiers for dense prediction).
+        The names ``fc6``, ``fc7`` follow the reference implementation's net.py files, https://github.com/shelhamer/fcn.berkeleyvision.org
+        (its surgery.py does the same reshaping of fully connected weights).
 
     Introduced in notebooks/02_fully_convolutional.ipynb.
     """

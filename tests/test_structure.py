@@ -4,6 +4,8 @@ another's names, one SHA-256 helper), and the command line runs three ways.
 """
 
 import ast
+import importlib
+import inspect
 import os
 import subprocess
 import sys
@@ -141,3 +143,49 @@ def test_hashlib_is_used_in_files_only():
                     [getattr(node, "module", None)] + [alias.name for alias in node.names]
                     for node in ast.walk(_tree(module)))]
     assert users == ["files"], f"SHA-256 belongs to files.sha256; hashlib is imported by {users}"
+
+
+def missing_docstrings(module) -> list:
+    """Public functions and classes of an imported module without a docstring, and public methods
+    that are new in their class (methods overriding a base class's, like Keras' ``call`` or
+    ``get_config``, are documented there)."""
+    missing = []
+    for name, value in vars(module).items():
+        if name.startswith("_") or getattr(value, "__module__", None) != module.__name__:
+            continue
+        if inspect.isfunction(value) or inspect.isclass(value):
+            if not inspect.getdoc(value) or inspect.getdoc(value) == inspect.getdoc(type(value)):
+                missing.append(f"{module.__name__}.{name}")
+        if inspect.isclass(value):
+            for attr, member in vars(value).items():
+                inherited = any(hasattr(base, attr) for base in value.__mro__[1:])
+                if (inspect.isfunction(member) and not attr.startswith("_") and not inherited
+                        and not member.__doc__):
+                    missing.append(f"{module.__name__}.{name}.{attr}")
+    return missing
+
+
+def test_the_docstring_check_sees_functions_and_new_methods():
+    import types
+
+    fake = types.ModuleType("fake")
+    exec("class A(dict):\n    'Doc.'\n    def new(self): pass\n    def keys(self): pass\n"
+         "def f(): pass\ndef _g(): pass\n", fake.__dict__)
+    assert missing_docstrings(fake) == ["fake.A.new", "fake.f"]
+
+
+def test_every_public_function_and_class_has_a_docstring():
+    missing = [name for module in MODULES
+               for name in missing_docstrings(importlib.import_module(f"fcnlib.{module}"))]
+    assert not missing, "no docstring: " + ", ".join(missing)
+
+
+def test_each_fcn_builder_cites_the_paper_and_the_reference_net_py():
+    from fcnlib import models
+
+    builders = [name for name in dir(models) if name.startswith("fcn") or name == "convolutionalize"]
+    assert {"fcn32s", "fcn16s", "fcn8s"} <= set(builders)
+    for name in builders:
+        doc = inspect.getdoc(getattr(models, name))
+        assert "Long, Shelhamer and Darrell" in doc and "https://arxiv.org/abs/1411.4038" in doc, name
+        assert "https://github.com/shelhamer/fcn.berkeleyvision.org" in doc and "net.py" in doc, name
