@@ -1,12 +1,15 @@
-"""The library's structure, read from its source with ``ast`` (no TensorFlow, milliseconds):
-fcnlib's modules import one another without a cycle, every name has one home (no module re-exports
-another's names, one SHA-256 helper), and the command line runs three ways.
+"""The library's structure, read from its source with ``ast``: fcnlib's modules import one another
+without a cycle, every name has one home (no module re-exports another's names, one SHA-256
+helper), every public name has a docstring, the README and docs/ARCHITECTURE.md list the modules,
+the notebooks keep one import convention, and the command line runs three ways.
 """
 
 import ast
 import importlib
 import inspect
+import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -189,3 +192,77 @@ def test_each_fcn_builder_cites_the_paper_and_the_reference_net_py():
         doc = inspect.getdoc(getattr(models, name))
         assert "Long, Shelhamer and Darrell" in doc and "https://arxiv.org/abs/1411.4038" in doc, name
         assert "https://github.com/shelhamer/fcn.berkeleyvision.org" in doc and "net.py" in doc, name
+
+
+def table_modules(markdown: str, heading: str) -> list:
+    """The backticked module names in the first column of the table under ``heading``."""
+    section = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    return [name for cell in rows for name in re.findall(r"`([a-z_]+)`", cell)]
+
+
+def test_readme_and_architecture_tables_list_every_module_once():
+    public = sorted(module for module in MODULES if not module.startswith("_"))
+    readme = table_modules((ROOT / "README.md").read_text(encoding="utf-8"), "## The library")
+    architecture = table_modules((ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8"),
+                                 "## The modules, in import order")
+    for name, listed in (("README.md", readme), ("docs/ARCHITECTURE.md", architecture)):
+        assert sorted(listed) == public, (
+            f"{name}: missing {sorted(set(public) - set(listed))}, not modules "
+            f"{sorted(set(listed) - set(public))}, twice {sorted({m for m in listed if listed.count(m) > 1})}")
+    # ARCHITECTURE.md lists them in import order: each imports only modules listed above it.
+    graph = import_graph()
+    for index, module in enumerate(architecture):
+        later = sorted(dep for dep in graph[module] if dep in architecture[index:])
+        assert not later, f"docs/ARCHITECTURE.md lists {module} above {later}, which it imports"
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CLASHING = ("layers", "models", "metrics")  # fcnlib modules named like Keras modules.
+
+
+def import_convention_problems(name: str, code: str) -> list:
+    """Where a notebook cell breaks the convention: Keras only as ``import keras`` (so its modules
+    are always written ``keras.layers``, ``keras.models``, ``keras.metrics``), fcnlib's modules only
+    through ``from fcnlib import <modules>``, and no name of an fcnlib module bound to anything else."""
+    lines = [line for line in code.splitlines() if not line.lstrip().startswith(("!", "%"))]
+    problems = []
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                root = alias.name.split(".")[0]
+                if root in ("keras", "fcnlib") and (alias.name != root or alias.asname):
+                    problems.append(f"{name}: import {alias.name}" + (f" as {alias.asname}" if alias.asname else ""))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            root = node.module.split(".")[0]
+            names = [alias.name for alias in node.names]
+            if root in ("keras", "tensorflow") and (root == "keras" or "keras" in node.module):
+                problems.append(f"{name}: from {node.module} import {', '.join(names)}")
+            elif root == "fcnlib" and (node.module != "fcnlib" or any(a.asname for a in node.names)
+                                       or set(names) - set(MODULES)):
+                problems.append(f"{name}: from {node.module} import {', '.join(names)}")
+        elif isinstance(node, (ast.Assign, ast.For, ast.FunctionDef, ast.arg)):
+            targets = ([node.arg] if isinstance(node, ast.arg) else [node.name]
+                       if isinstance(node, ast.FunctionDef) else
+                       [t.id for t in ast.walk(node.target if isinstance(node, ast.For) else
+                                               ast.Tuple(elts=node.targets)) if isinstance(t, ast.Name)])
+            problems += [f"{name}: rebinds {target}" for target in targets if target in CLASHING]
+    return problems
+
+
+def test_notebooks_keep_fcnlib_modules_apart_from_keras():
+    problems = []
+    for path in NOTEBOOKS:
+        for index, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            if cell["cell_type"] == "code":
+                problems += import_convention_problems(f"{path.name}[{index}]", "".join(cell["source"]))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_import_convention_check_sees_each_break():
+    bad = ("from keras import layers\nimport keras.layers\nfrom tensorflow.keras import models\n"
+           "from fcnlib.models import fcn8s\nfrom fcnlib import models as fcn_models\n"
+           "metrics = ['accuracy']\nfor layers in []: pass\n")
+    assert len(import_convention_problems("nb", bad)) == 7
+    good = "!pip install x\nimport keras\nfrom fcnlib import layers, models\nx = keras.layers.Dense(2)\n"
+    assert import_convention_problems("nb", good) == []
