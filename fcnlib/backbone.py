@@ -16,18 +16,14 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from pathlib import Path
 
 import keras
 
-from fcnlib import config
+from fcnlib import config, files
 
-# Filters of the convolutions in each of VGG16's five blocks.
-VGG16_BLOCKS = config.VGG16_BLOCKS
-FC_UNITS = config.FC_UNITS
 # Fully connected layers of the classifier and the convolutions that replace them in an FCN.
 FC_TO_CONV = {"fc1": "fc6", "fc2": "fc7"}
 REBUILD_COMMAND = "python -m fcnlib.pretrain"
@@ -61,7 +57,7 @@ def vgg16_trunk(inputs, width: float = 1.0) -> dict:
     """
     _check_width(width)
     x, taps = inputs, {}
-    for block, filters in enumerate(VGG16_BLOCKS, start=1):
+    for block, filters in enumerate(config.VGG16_BLOCKS, start=1):
         for index, channels in enumerate(filters, start=1):
             x = keras.layers.Conv2D(
                 _scaled(channels, width), 3, padding="same", activation="relu",
@@ -103,7 +99,7 @@ def vgg16_classifier(input_shape=(96, 96, 3), num_classes=5, width=0.25, weights
     inputs = keras.Input(input_shape, name="image")
     x = vgg16_trunk(inputs, width)["block5_pool"]
     x = keras.layers.Flatten(name="flatten")(x)
-    units = int(FC_UNITS * width)
+    units = int(config.FC_UNITS * width)
     x = keras.layers.Dense(units, activation="relu", name="fc1")(x)
     x = keras.layers.Dense(units, activation="relu", name="fc2")(x)
     outputs = keras.layers.Dense(num_classes, name="predictions")(x)
@@ -128,15 +124,6 @@ def quick_classifier(pretrained: bool = False) -> keras.Model:
     return model
 
 
-def file_sha256(path) -> str:
-    """Returns the SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verified_quick_backbone() -> Path:
     path, sha_path = Path(config.QUICK_BACKBONE_FILE), Path(config.QUICK_BACKBONE_SHA256_FILE)
     for needed in (path, sha_path):
@@ -145,7 +132,7 @@ def _verified_quick_backbone() -> Path:
                 f"The quick backbone file {needed} is missing; rebuild it with `{REBUILD_COMMAND}`."
             )
     expected = sha_path.read_text().split()[0] if sha_path.read_text().split() else ""
-    actual = file_sha256(path)
+    actual = files.sha256(path)
     if actual != expected:
         raise ValueError(
             f"{path} has SHA-256 {actual}, but {sha_path} expects {expected or 'nothing'}; the file "
@@ -282,35 +269,4 @@ def load_backbone_weights(model: keras.Model, weights) -> list[str]:
         copied.append(layer.name)
     if not copied:
         raise ValueError(f"Model {model.name!r} has no VGG16 backbone layers to load weights into.")
-    return copied
-
-
-def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
-    """Copies the weights of every layer that ``source`` and ``target`` share by name and shape.
-
-    FCN variants share layer names, so staged training (FCN-32s, then FCN-16s, then FCN-8s) moves
-    the trained weights forward with one call; the new skip layers keep their zero start.
-
-    Args:
-        source: The trained model.
-        target: The model to fill.
-
-    Returns:
-        The names of the layers copied (layers with no weights are not listed).
-
-    Example:
-
-    >>> copied = transfer_weights(trained_fcn32s, fresh_fcn16s)  # doctest: +SKIP
-
-    Introduced in notebooks/05_skip_connections.ipynb.
-    """
-    source_layers = {layer.name: layer for layer in source.layers}
-    copied = []
-    for layer in target.layers:
-        other = source_layers.get(layer.name)
-        if other is None or not layer.weights:
-            continue
-        if [tuple(w.shape) for w in layer.weights] == [tuple(w.shape) for w in other.weights]:
-            layer.set_weights(other.get_weights())
-            copied.append(layer.name)
     return copied

@@ -11,16 +11,8 @@ measures the input pipeline against in-memory tensors, the achieved GFLOP/s of a
 against a matrix multiply, and copies each notebook's wall time from the last ``make series``
 report. The result is one markdown file; the README shows the latest.
 
-The copied recipes, rebuilt on our backbone and data (same trunk, same pretrained weights):
-
-- ``keras.io FCN-8S``: frozen trunk and fc6/fc7, a ReLU on the 1/32 class scores, fixed bilinear
-  ``UpSampling2D``, a softmax after the fusion, AdamW, and masks resized with bilinear
-  interpolation (the example's ``Resizing`` layer): here the training scenes are drawn at 128
-  pixels and resized to 96, images and masks alike, the masks' fractions cut to integers.
-- ``d2l FCN``: trunk -> 1x1 conv -> one ``Conv2DTranspose(k64, s32)`` initialised bilinear,
-  everything trained (d2l uses ResNet-18/50; no fc6/fc7).
-- ``TF1 blog FCN-8s``: 1x1 convs on pool3, pool4 and fc7, transposed convs k4 s2, k4 s2, k16 s8,
-  all randomly initialised (normal, std 0.01) with an L2 penalty of 1e-3, dropout 0.5, Adam 1e-3.
+The copied recipes (keras.io, d2l, the TF1 blog) are built and trained by :mod:`fcnlib.published`,
+which names their sources; this module only times and scores them.
 
 Introduced in README.md (Benchmarks).
 """
@@ -38,86 +30,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import config, files, layers, metrics, models, pipeline, recipes, synthetic, train
+from fcnlib import config, files, metrics, models, pipeline, published, recipes
 
+PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, each trained its own way.
+    ("keras.io FCN-8S", "keras_io_fcn8s"), ("d2l FCN", "d2l_fcn"), ("TF1 blog FCN-8s", "tf1_blog_fcn8s"),
+]
 SERIES = [  # (row name, recipes.train_model arguments)
     ("dense baseline", ("dense",)), ("FCN-32s fixed", ("fcn32s",)),
     ("FCN-32s learned", ("fcn32s", "binary", "learned")),
     ("FCN-32s random", ("fcn32s", "binary", "random")), ("FCN-16s staged", ("fcn16s",)),
     ("FCN-8s staged", ("fcn8s",)), ("FCN-8s at-once", ("fcn8s", "binary", "fixed", "at_once")),
 ]
-
-
-def _trunk(profile, trainable=True):
-    """The series' VGG16 trunk with fc6/fc7 as convolutions and the profile's weights."""
-    model = recipes.build("fcn32s", profile=profile)
-    model.trainable = trainable
-    return model.input, {name: model.get_layer(name).output
-                         for name in ("block3_pool", "block4_pool", "drop7", "block5_pool")}
-
-
-def keras_io_fcn8s(profile, num_classes=2):
-    inputs, taps = _trunk(profile, trainable=False)
-    score = keras.layers.Conv2D(num_classes, 1, activation="relu", name="kio_score")(taps["drop7"])
-    up = keras.layers.UpSampling2D(2, interpolation="bilinear")(score)
-    pool4 = keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros")(taps["block4_pool"])
-    up = keras.layers.UpSampling2D(2, interpolation="bilinear")(keras.layers.Add()([pool4, up]))
-    pool3 = keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros")(taps["block3_pool"])
-    fused = keras.layers.Add()([pool3, up])
-    probabilities = keras.layers.Conv2D(num_classes, 1, activation="softmax")(fused)
-    outputs = keras.layers.UpSampling2D(8, interpolation="bilinear")(probabilities)
-    outputs = layers.CropToMatch()([outputs, inputs])
-    return keras.Model(inputs, outputs, name="keras_io_fcn8s")
-
-
-def d2l_fcn(profile, num_classes=2):
-    inputs, taps = _trunk(profile)
-    score = keras.layers.Conv2D(num_classes, 1)(taps["block5_pool"])
-    up = layers.upsample_layer(num_classes, 32, "learned")(score)
-    return keras.Model(inputs, layers.CropToMatch()([up, inputs]), name="d2l_fcn")
-
-
-def tf1_blog_fcn8s(profile, num_classes=2):
-    inputs, taps = _trunk(profile)
-    init = lambda: keras.initializers.RandomNormal(stddev=0.01)  # noqa: E731
-    l2 = lambda: keras.regularizers.L2(1e-3)  # noqa: E731
-
-    def conv(x, k=1):
-        return keras.layers.Conv2D(num_classes, k, padding="same", kernel_initializer=init(),
-                                   kernel_regularizer=l2())(x)
-
-    def deconv(x, k, s):
-        return keras.layers.Conv2DTranspose(num_classes, k, s, padding="same", kernel_initializer=init(),
-                                            kernel_regularizer=l2())(x)
-
-    x = deconv(conv(taps["drop7"]), 4, 2)
-    x = deconv(keras.layers.Add()([x, conv(taps["block4_pool"])]), 4, 2)
-    x = deconv(keras.layers.Add()([x, conv(taps["block3_pool"])]), 16, 8)
-    return keras.Model(inputs, layers.CropToMatch()([x, inputs]), name="tf1_blog_fcn8s")
-
-
-def _bilinear_mask_data(profile):
-    """The keras.io choice: scenes drawn larger, resized to the input size, masks bilinearly."""
-    images, masks = synthetic.generate(profile.num_train, 128, "binary", synthetic.SPLIT_SEEDS["train"])
-    size = (profile.image_size, profile.image_size)
-    images = tf.cast(tf.round(tf.image.resize(images, size)), tf.uint8).numpy()
-    masks = tf.cast(tf.image.resize(masks[..., None], size, "bilinear")[..., 0], tf.uint8).numpy()
-    return pipeline.make_dataset((images, masks), profile.batch_size, training=True, seed=recipes.SEED)
-
-
-def _copied(name, build_fn, profile, data, epochs):
-    train.set_seed(recipes.SEED)
-    model = build_fn(profile)
-    if name == "keras_io_fcn8s":
-        model.compile(keras.optimizers.AdamW(profile.learning_rate),
-                      keras.losses.SparseCategoricalCrossentropy(), metrics=[])
-        train_data = _bilinear_mask_data(profile)
-    else:
-        model.compile(keras.optimizers.Adam(profile.learning_rate),
-                      metrics.segmentation_loss(2), metrics=[])
-        train_data = data["train"]
-    model.fit(train_data, epochs=epochs, verbose=0, shuffle=False)  # The dataset shuffles itself.
-    return model
 
 
 def _images_per_second(model, data):
@@ -146,10 +69,9 @@ def model_table(profile, epochs):
         model, _ = recipes.train_model(*args, profile=profile, datasets=data, epochs=epochs, verbose=0)
         rows.append(_row(name, model, time.perf_counter() - start, data))
         print(f"  {name}: {rows[-1][2]:.0f} s", flush=True)
-    for name, build_fn in [("keras.io FCN-8S", keras_io_fcn8s), ("d2l FCN", d2l_fcn),
-                           ("TF1 blog FCN-8s", tf1_blog_fcn8s)]:
+    for name, recipe in PUBLISHED:
         start = time.perf_counter()
-        model = _copied(build_fn.__name__, build_fn, profile, data, epochs)
+        model = published.train_recipe(recipe, profile, data, epochs)
         rows.append(_row(name, model, time.perf_counter() - start, data))
         print(f"  {name}: {rows[-1][2]:.0f} s", flush=True)
     return rows
@@ -221,6 +143,16 @@ def notebook_times(report=config.REPO_ROOT / "build" / "series" / "report.md"):
 
 
 def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
+    """The markdown report: the profile and machine, one row per model, pipeline, compute, notebooks.
+
+    Args:
+        profile: The ``config.Profile`` the models trained in.
+        epochs: Epochs per model (staged stages take ``recipes.STAGED_EPOCH_SHARE`` of them).
+        rows: Tuples from :func:`model_table`.
+        rates: ``(dataset images/s, in-memory images/s)`` from :func:`pipeline_ratio`.
+        efficiency: ``(achieved GFLOP/s, matmul GFLOP/s)`` from :func:`compute_efficiency`.
+        notebooks: Rows from :func:`notebook_times`, or None.
+    """
     head = ["| model | parameters | training s | pixel acc. | mean IoU | fg IoU | boundary IoU | inference img/s |",
             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     body = [f"| {r[0]} | {r[1]:,} | {r[2]:.0f} | {r[3]:.3f} | {r[4]:.3f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]:.0f} |"
@@ -246,6 +178,7 @@ def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
 
 
 def main(argv=None) -> str:
+    """Runs ``python -m fcnlib.bench``: trains and times every row, writes and returns the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None, help="default: the profile's")
     parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md")
@@ -254,7 +187,7 @@ def main(argv=None) -> str:
     epochs = args.epochs or profile.epochs
     with tempfile.TemporaryDirectory() as cache:
         os.environ[config.CACHE_DIR_ENV] = cache  # Every model trains afresh and is timed.
-        print(f"Training {len(SERIES) + 3} models, {epochs} epochs each ...", flush=True)
+        print(f"Training {len(SERIES) + len(PUBLISHED)} models, {epochs} epochs each ...", flush=True)
         rows = model_table(profile, epochs)
     text = render(profile, epochs, rows, pipeline_ratio(profile), compute_efficiency(profile),
                   notebook_times())

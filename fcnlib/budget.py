@@ -51,6 +51,11 @@ NOTEBOOK_RECIPES = {
            ("fcn8s", "binary", "fixed", "staged"), ("fcn8s", "binary", "fixed", "at_once")),
     "07": (),
 }
+# Notebooks that read the profile's dataset (and so need VOC in the gpu and full profiles), and
+# those that build models from the profile's backbone (and so need the ImageNet weights there).
+NEEDS_DATA = ("00", "01", "02", "04", "05", "06")
+NEEDS_BACKBONE = ("01", "02", "04", "05", "06")
+VOC_BYTES = 1_999_639_040  # VOCtrainval_11-May-2012.tar
 STAGED_FROM = {"fcn16s": "fcn32s", "fcn8s": "fcn16s"}
 STAGED_EPOCH_SHARE = 0.5  # As recipes.STAGED_EPOCH_SHARE (kept here so budget imports no TensorFlow).
 # Minutes a notebook of the gpu profile may train on a T4, and the whole series.
@@ -240,12 +245,10 @@ def with_epochs(profile, epochs: int) -> config.Profile:
 
 def header_sentence(notebook: str, profile="gpu") -> str:
     """The GPU sentence of a notebook's header (and README row): the same figures in both places."""
-    from fcnlib import environment  # environment imports budget: import it here, not at the top.
-
     downloads = []
-    if notebook in environment.NEEDS_DATA:
-        downloads.append(f"PASCAL VOC 2012 ({environment.VOC_BYTES / 1e9:.1f} GB)")
-    if notebook in environment.NEEDS_BACKBONE:
+    if notebook in NEEDS_DATA:
+        downloads.append(f"PASCAL VOC 2012 ({VOC_BYTES / 1e9:.1f} GB)")
+    if notebook in NEEDS_BACKBONE:
         downloads.append("VGG16's ImageNet weights (0.55 GB)")
     fetched = f" First use downloads {' and '.join(downloads)}." if downloads else ""
     if not NOTEBOOK_RECIPES[notebook]:

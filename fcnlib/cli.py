@@ -1,15 +1,17 @@
 """The command line: train one recipe, score it on the test split, write the scores as JSON.
 
-``python -m fcnlib.train`` runs this module's :func:`main`. It trains through
+Three ways to start it, all running :func:`main`: the ``fcn-train`` script that installing the
+package creates (``[project.scripts]`` in pyproject.toml), ``python -m fcnlib.cli``, and
+``python -m fcnlib.train`` (the name the docs use; train.py hands over to this module). It trains through
 ``recipes.train_model`` (so the checkpoint cache of the notebooks is shared: a model a notebook
 trained is loaded, not trained again), evaluates with ``recipes.scores``, prints the FCN paper's
 four scores and the IoU of every class, and writes them to ``<output>/<run>.json`` atomically.
 GPU switches: ``--mixed-precision``, ``--xla`` / ``--no-xla``; several GPUs or a TPU are used
-through ``train.default_strategy()``. docs/FULL_PROFILE.md is the walk-through for PASCAL VOC.
+through ``devices.default_strategy()``. docs/FULL_PROFILE.md is the walk-through for PASCAL VOC.
 
 Examples::
 
-    python -m fcnlib.train --dataset synthetic --model fcn8s            # offline, CPU, minutes
+    fcn-train --dataset synthetic --model fcn8s                         # offline, CPU, minutes
     python -m fcnlib.train --dataset voc --download --model fcn8s --task multiclass \\
         --mixed-precision                                                # GPU, the paper's 21 classes
 """
@@ -35,14 +37,15 @@ SCORE_NAMES = (("pixel_accuracy", "pixel accuracy"), ("mean_accuracy", "mean acc
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m fcnlib.train``."""
+    """The argument parser of ``fcn-train`` (also ``python -m fcnlib.cli`` / ``fcnlib.train``)."""
     p = argparse.ArgumentParser(
-        prog="python -m fcnlib.train",
+        prog="fcn-train",
         description="Train an FCN (or the dense baseline) with the series' recipe, or load it from "
                     "the checkpoint cache, then score it on the test split: pixel accuracy, mean "
                     "accuracy, mean IU, frequency weighted IU and per-class IoU, printed and "
                     "written as JSON.",
-        epilog="Data: VOC is read from $FCN_DATA_DIR/voc and $FCN_DATA_DIR/sbd (FCN_DATA_DIR "
+        epilog="Also started as python -m fcnlib.cli or python -m fcnlib.train. Data: VOC is "
+               "read from $FCN_DATA_DIR/voc and $FCN_DATA_DIR/sbd (FCN_DATA_DIR "
                "defaults to ~/fcn_data); checkpoints go to $FCN_CACHE_DIR (default .cache/fcnlib "
                "in a checkout, the user cache folder otherwise). Full walk-through: docs/FULL_PROFILE.md.",
     )
@@ -220,7 +223,7 @@ def format_scores(scores: dict, names) -> str:
 
 
 def main(argv=None) -> int:
-    """Runs ``python -m fcnlib.train``; returns the exit status.
+    """Runs ``fcn-train`` (``python -m fcnlib.cli``, ``python -m fcnlib.train``); returns the exit status.
 
     0: done; 1: the scores could not be written (they are printed instead); 2: bad arguments or
     data, found before training (``--output`` is checked first).
@@ -238,7 +241,7 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     import fcnlib
-    from fcnlib import files, recipes, train
+    from fcnlib import devices, files, recipes
 
     if args.model == "dense":  # ImageNet VGG16's fc1 takes 224x224 images only.
         profile = recipes.dense_profile(profile)
@@ -251,21 +254,21 @@ def main(argv=None) -> int:
             return 2
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
-    strategy = train.default_strategy()
+    strategy = devices.default_strategy()
     gpus = tf.config.list_physical_devices("GPU")
     on_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
-    policy = train.mixed_precision_policy(strategy) if args.mixed_precision else "float32"
+    policy = devices.mixed_precision_policy(strategy) if args.mixed_precision else "float32"
     if args.mixed_precision and not (gpus or on_tpu):
         print("warning: --mixed-precision without a GPU or TPU: it runs, but slower than float32.",
               file=sys.stderr)
     jit_compile = "auto" if args.xla is None else args.xla
-    devices = [d.name for d in gpus] or ["CPU"]
+    device_names = [d.name for d in gpus] or ["CPU"]
     print(f"{run_name(args, profile)}: {dataset}, profile {profile.name} "
-          f"(image {profile.image_size}, batch {profile.batch_size}), devices {devices}, "
+          f"(image {profile.image_size}, batch {profile.batch_size}), devices {device_names}, "
           f"{strategy.num_replicas_in_sync} replica(s), policy {policy}, XLA {jit_compile}")
 
     started = time.perf_counter()
-    with train.precision_policy(policy):
+    with devices.precision_policy(policy):
         data = recipes.make_datasets(args.task, profile)
         if args.smoke:
             data = {name: split.take(SMOKE_BATCHES) for name, split in data.items()}
@@ -286,7 +289,7 @@ def main(argv=None) -> int:
         "split": "test", "smoke": args.smoke, "profile": dataclasses.asdict(profile),
         "epochs": 1 if args.smoke else (args.epochs or profile.epochs),
         "dtype_policy": policy, "jit_compile": jit_compile,
-        "replicas": strategy.num_replicas_in_sync, "devices": devices,
+        "replicas": strategy.num_replicas_in_sync, "devices": device_names,
         "seconds_train_or_load": round(trained, 1),
         "seconds_total": round(time.perf_counter() - started, 1),
         "versions": {"fcnlib": fcnlib.__version__, "tensorflow": tf.__version__,

@@ -10,7 +10,7 @@ a mask value that is no class, an image and mask of different sizes) is checked 
 read: iterating the dataset then fails with a ``tf.errors.InvalidArgumentError`` whose message names
 the file, or at once with a plain ``ValueError`` when the loader is called with ``validate=True``.
 
-Downloads live in :mod:`fcnlib.download`; its public functions are available here too.
+Downloads live in :mod:`fcnlib.download`; ``download=True`` calls them for what is missing.
 
 Example:
 
@@ -28,17 +28,8 @@ import scipy.io
 import tensorflow as tf
 
 from fcnlib import config, files
-from fcnlib.download import (  # Re-exported, so that fcnlib.datasets.download(...) works.
-    Archive, DownloadError, download, download_pets, download_sbd, download_voc, extract, sha256_of,
-)
+from fcnlib import download as _download  # Imported under another name: `download` is an argument.
 
-__all__ = [
-    "load_voc", "load_oxford_pets", "load_folder", "read_classes", "download", "download_voc",
-    "download_sbd", "download_pets", "extract", "sha256_of", "Archive", "DownloadError",
-    "parse_classes",
-]
-
-IGNORE = config.IGNORE_LABEL
 VOC_SPLITS = ("train", "val", "trainval", "train_aug")
 PETS_SPLITS = ("trainval", "test")
 # Oxford-IIIT Pet trimap values, and the classes each ``border`` choice gives.
@@ -66,7 +57,7 @@ def load_voc(root=None, split="train", sbd_root=None, *, download=False, validat
         split: One of ``VOC_SPLITS``.
         sbd_root: For ``train_aug``: SBD's ``benchmark_RELEASE`` (or its ``dataset``) folder;
             by default ``<data_dir>/sbd``.
-        download: Download what is missing (:func:`download_voc`, :func:`download_sbd`).
+        download: Download what is missing (``download.download_voc``, ``download.download_sbd``).
         validate: Read every pair now and raise a ``ValueError`` for the first bad one.
 
     Returns:
@@ -81,11 +72,12 @@ def load_voc(root=None, split="train", sbd_root=None, *, download=False, validat
     if split not in VOC_SPLITS:
         raise ValueError(f"Unknown VOC split {split!r}; choose one of {VOC_SPLITS}.")
     root = Path(root) if root is not None else config.data_dir() / "voc"
-    voc = _locate(root, _VOC_LAYOUTS, "ImageSets/Segmentation", download_voc if download else None)
+    voc = _locate(root, _VOC_LAYOUTS, "ImageSets/Segmentation",
+                  _download.download_voc if download else None)
     if voc is None:
         raise FileNotFoundError(
             f"No PASCAL VOC 2012 under {root} (expected {root / 'VOCdevkit/VOC2012/ImageSets'}). "
-            f"Call load_voc(..., download=True) or fcnlib.datasets.download_voc(), {_HINT}."
+            f"Call load_voc(..., download=True) or fcnlib.download.download_voc(), {_HINT}."
         )
     lists = voc / "ImageSets" / "Segmentation"
 
@@ -96,12 +88,12 @@ def load_voc(root=None, split="train", sbd_root=None, *, download=False, validat
         pairs = [voc_pair(stem) for stem in _read_list(lists / f"{split}.txt")]
     else:
         sbd_root = Path(sbd_root) if sbd_root is not None else config.data_dir() / "sbd"
-        sbd = _locate(sbd_root, _SBD_LAYOUTS, "cls", download_sbd if download else None)
+        sbd = _locate(sbd_root, _SBD_LAYOUTS, "cls", _download.download_sbd if download else None)
         if sbd is None:
             raise FileNotFoundError(
                 f"Split 'train_aug' needs the SBD, and there is none under {sbd_root} (expected "
                 f"{sbd_root / 'benchmark_RELEASE/dataset/cls'}). Call load_voc(..., download=True) "
-                f"or fcnlib.datasets.download_sbd(), use split='train', {_HINT}."
+                f"or fcnlib.download.download_sbd(), use split='train', {_HINT}."
             )
         voc_train = _read_list(lists / "train.txt")
         sbd_ids = _read_list(sbd / "train.txt") + _read_list(sbd / "val.txt")
@@ -133,7 +125,7 @@ def load_oxford_pets(root=None, split="trainval", border="void", *, download=Fal
             ``<data_dir>/oxford_pets``.
         split: ``"trainval"`` (3,680 images) or ``"test"`` (3,669): ``annotations/<split>.txt``.
         border: ``"void"`` or ``"class"``.
-        download: Download what is missing (:func:`download_pets`).
+        download: Download what is missing (``download.download_pets``).
         validate: Read every pair now and raise a ``ValueError`` for the first bad one.
 
     Returns:
@@ -150,19 +142,20 @@ def load_oxford_pets(root=None, split="trainval", border="void", *, download=Fal
     if border not in PETS_CLASSES:
         raise ValueError(f"border must be 'void' or 'class', got {border!r}.")
     root = Path(root) if root is not None else config.data_dir() / "oxford_pets"
-    pets = _locate(root, _PETS_LAYOUTS, "annotations/trimaps", download_pets if download else None)
+    pets = _locate(root, _PETS_LAYOUTS, "annotations/trimaps",
+                   _download.download_pets if download else None)
     if pets is None:
         raise FileNotFoundError(
             f"No Oxford-IIIT Pet data under {root} (expected {root / 'annotations/trimaps'} and "
             f"{root / 'images'}). Call load_oxford_pets(..., download=True) or "
-            f"fcnlib.datasets.download_pets(), {_HINT}."
+            f"fcnlib.download.download_pets(), {_HINT}."
         )
     stems = _read_list(pets / "annotations" / f"{split}.txt")
     trimaps = pets / "annotations" / "trimaps"
     pairs = [(pets / "images" / f"{stem}.jpg", trimaps / f"{stem}.png") for stem in stems]
     lookup = np.full(256, -1, dtype=np.int16)
     lookup[[TRIMAP_PET, TRIMAP_BACKGROUND]] = [1, 0]
-    lookup[TRIMAP_BORDER] = IGNORE if border == "void" else 2
+    lookup[TRIMAP_BORDER] = config.IGNORE_LABEL if border == "void" else 2
 
     def trimap_to_mask(trimap, path):
         mask = lookup[trimap]
@@ -376,12 +369,12 @@ def _pairs_dataset(pairs, num_classes, validate, what, transform=None, jpeg_in_g
             )
         if num_classes is not None:
             values = np.unique(mask)
-            bad = values[(values >= num_classes) & (values != IGNORE)]
+            bad = values[(values >= num_classes) & (values != config.IGNORE_LABEL)]
             if bad.size:
                 raise ValueError(
                     f"Mask {mask_path} holds {bad.tolist()}, which are no class: classes are "
-                    f"0..{num_classes - 1} and {IGNORE} is void. Check the class list, or masks "
-                    "resized with interpolation."
+                    f"0..{num_classes - 1} and {config.IGNORE_LABEL} is void. Check the class "
+                    "list, or masks resized with interpolation."
                 )
         return mask
 

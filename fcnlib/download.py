@@ -21,7 +21,6 @@ import contextlib
 import errno
 import filecmp
 import gzip
-import hashlib
 import http.client
 import lzma
 import os
@@ -42,7 +41,7 @@ except ImportError:  # Windows: no advisory locks; concurrent calls are then not
     fcntl = None
 
 import fcnlib
-from fcnlib import config, progress
+from fcnlib import config, files, progress
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_SECONDS = 60  # Per network read; a stalled server counts as a failed attempt.
@@ -97,15 +96,6 @@ SBD_BENCHMARK = Archive(
 
 class DownloadError(OSError):
     """No URL delivered a verified copy of the file (offline, servers down, wrong bytes)."""
-
-
-def sha256_of(path) -> str:
-    """Returns the SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(CHUNK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download(url, path, sha256=None, *, retries=RETRIES, progress=True) -> Path:
@@ -188,7 +178,7 @@ def _existing(path: Path, sha256) -> bool:
         path.unlink()
     if not path.exists():
         return False
-    if sha256 is not None and sha256_of(path) != sha256:
+    if sha256 is not None and files.sha256(path) != sha256:
         raise ValueError(
             f"{path} exists but its SHA-256 is not the expected {sha256}: it is incomplete "
             "or a different file. Delete it to download it again."
@@ -308,7 +298,7 @@ def _fetch_verified(url, part, sha256, retries, progress):
 def _finished_digest(path, url):
     if path.stat().st_size == 0:
         raise ValueError(f"{url} sent an empty file (0 bytes); that is never the real file")
-    return sha256_of(path)
+    return files.sha256(path)
 
 
 def _truncate(path, size):

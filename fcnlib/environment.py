@@ -32,11 +32,6 @@ from fcnlib import budget, config, install
 # equal); older ones fail with a message saying what to do.
 MIN_TENSORFLOW = (2, 16)
 MIN_KERAS = (3, 5)
-# Notebooks that read the profile's dataset (and so need VOC in the gpu and full profiles), and
-# those that build models from the profile's backbone (and so need the ImageNet weights there).
-NEEDS_DATA = ("00", "01", "02", "04", "05", "06")
-NEEDS_BACKBONE = ("01", "02", "04", "05", "06")
-VOC_BYTES = 1_999_639_040  # VOCtrainval_11-May-2012.tar
 SBD_BYTES = 1_419_539_633  # benchmark.tgz
 QUICK_WAY_OUT = ("Run the series without downloads in the quick profile: set PROFILE_NAME = \"quick\" in "
                  "the first cell (or FCN_PROFILE=quick in the environment) and run again.")
@@ -221,13 +216,13 @@ def ensure_data(notebook: str, profile: config.Profile, verbose: bool = True) ->
     from fcnlib import backbone, download  # TensorFlow is loaded by now (check() imported it).
 
     wanted = []
-    if profile.dataset == "voc" and notebook in NEEDS_DATA and not _voc_present(profile):
-        wanted.append(("PASCAL VOC 2012 trainval", VOC_BYTES, lambda: download.download_voc()))
-    if (profile.dataset == "voc" and profile.train_split == "train_aug" and notebook in NEEDS_DATA
+    if profile.dataset == "voc" and notebook in budget.NEEDS_DATA and not _voc_present(profile):
+        wanted.append(("PASCAL VOC 2012 trainval", budget.VOC_BYTES, lambda: download.download_voc()))
+    if (profile.dataset == "voc" and profile.train_split == "train_aug" and notebook in budget.NEEDS_DATA
             and not (config.data_dir() / "sbd" / "benchmark_RELEASE" / "dataset" / "train.txt").is_file()):
         wanted.append(("the SBD masks (optional: without them training uses VOC train)", SBD_BYTES,
                        lambda: download.download_sbd()))
-    if (profile.backbone_weights == "imagenet" and notebook in NEEDS_BACKBONE
+    if (profile.backbone_weights == "imagenet" and notebook in budget.NEEDS_BACKBONE
             and not backbone.imagenet_weights_cached()):
         wanted.append(("VGG16's ImageNet weights", backbone.IMAGENET_WEIGHTS_BYTES,
                        backbone.fetch_imagenet_weights))

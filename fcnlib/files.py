@@ -12,11 +12,15 @@ Readers apply the EXIF orientation a camera records (as every image viewer and a
 does), scale deep images by their type's range, never by the image's own maximum, and refuse masks
 that look like a common saving mistake: 0/255 black-and-white masks, lossy (JPEG) data, and
 greyscale masks saved as RGB. Writers refuse arrays that would change on the way to ``uint8``.
+
+:func:`sha256` is the project's one checksum: of downloads, of the shipped backbone weights, of
+cache entries and cache keys.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import warnings
@@ -26,6 +30,30 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fcnlib import config
+
+
+def sha256(source) -> str:
+    """Returns the SHA-256 hex digest of a file or of bytes in memory.
+
+    Args:
+        source: A path (``str`` or ``Path``), read in 1 MiB chunks so that a 2 GB archive is never
+            in memory at once; or ``bytes``, a ``bytearray`` or a ``memoryview`` (encode text
+            first).
+
+    Example:
+
+    >>> sha256(b"abc")[:16]
+    'ba7816bf8f01cfea'
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return hashlib.sha256(source).hexdigest()
+    if not isinstance(source, (str, os.PathLike)):
+        raise ValueError(f"sha256 takes a path or bytes; got {type(source).__name__}.")
+    digest = hashlib.sha256()
+    with open(source, "rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager

@@ -26,7 +26,6 @@ from keras import ops
 
 from fcnlib import config, progress
 
-IGNORE_LABEL = config.IGNORE_LABEL
 
 
 def _num_labels(num_classes):
@@ -66,7 +65,7 @@ def predict_labels(outputs) -> np.ndarray:
     return np.argmax(outputs, axis=-1).astype(np.int32)
 
 
-def confusion_matrix(y_true, y_pred, num_classes, ignore_label=IGNORE_LABEL) -> np.ndarray:
+def confusion_matrix(y_true, y_pred, num_classes, ignore_label=config.IGNORE_LABEL) -> np.ndarray:
     """Counts (truth, prediction) pairs of class indices, skipping void pixels.
 
     Args:
@@ -165,7 +164,7 @@ def segmentation_scores(matrix) -> dict:
     }
 
 
-def boundary_iou(y_true, y_pred, num_classes, width=2, ignore_label=IGNORE_LABEL) -> float:
+def boundary_iou(y_true, y_pred, num_classes, width=2, ignore_label=config.IGNORE_LABEL) -> float:
     """Trimap IoU: mean IU counted only on pixels within ``width`` pixels of a ground-truth boundary.
 
     A pixel is in the boundary band when its (2*width+1)² square neighbourhood in ``y_true`` holds
@@ -209,7 +208,7 @@ def boundary_iou(y_true, y_pred, num_classes, width=2, ignore_label=IGNORE_LABEL
     return segmentation_scores(matrix)["mean_iou"]
 
 
-def evaluate(model, data, num_classes, ignore_label=IGNORE_LABEL, batch_size=16) -> dict:
+def evaluate(model, data, num_classes, ignore_label=config.IGNORE_LABEL, batch_size=16) -> dict:
     """Scores a model on a whole dataset, one batch at a time, through one confusion matrix.
 
     Args:
@@ -299,7 +298,7 @@ class StreamingMeanIoU(keras.metrics.MeanIoU):
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
 
-    def __init__(self, num_classes, ignore_class=IGNORE_LABEL, name="mean_iou", dtype=None):
+    def __init__(self, num_classes, ignore_class=config.IGNORE_LABEL, name="mean_iou", dtype=None):
         super().__init__(num_classes=_num_labels(num_classes), name=name, dtype=dtype,
                          ignore_class=ignore_class, sparse_y_true=True, sparse_y_pred=True)
         self.output_classes = int(num_classes)
@@ -361,7 +360,7 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
     run with a message (a 1-channel model cannot learn classes 2, 3, ...).
     """
 
-    def __init__(self, ignore_label=IGNORE_LABEL, from_logits=False, name="binary_crossentropy",
+    def __init__(self, ignore_label=config.IGNORE_LABEL, from_logits=False, name="binary_crossentropy",
                  reduction="sum_over_batch_size", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.ignore_label, self.from_logits = ignore_label, from_logits
@@ -390,7 +389,7 @@ class SoftDiceLoss(keras.losses.Loss):
     predictions stop the run with a message. Introduced in notebooks/07_why_wont_it_learn.ipynb.
     """
 
-    def __init__(self, num_classes, ignore_label=IGNORE_LABEL, from_logits=True, smooth=1.0,
+    def __init__(self, num_classes, ignore_label=config.IGNORE_LABEL, from_logits=True, smooth=1.0,
                  name="soft_dice", reduction="sum_over_batch_size", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.num_classes, self.ignore_label = int(num_classes), ignore_label
@@ -422,7 +421,7 @@ class SoftDiceLoss(keras.losses.Loss):
                 "smooth": self.smooth}
 
 
-def segmentation_loss(num_classes, ignore_label=IGNORE_LABEL) -> keras.losses.Loss:
+def segmentation_loss(num_classes, ignore_label=config.IGNORE_LABEL) -> keras.losses.Loss:
     """Returns the pixel-wise cross-entropy that skips void pixels.
 
     Args:
@@ -447,7 +446,7 @@ def segmentation_loss(num_classes, ignore_label=IGNORE_LABEL) -> keras.losses.Lo
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=ignore_label)
 
 
-def soft_dice_loss(num_classes, ignore_label=IGNORE_LABEL, from_logits=True) -> keras.losses.Loss:
+def soft_dice_loss(num_classes, ignore_label=config.IGNORE_LABEL, from_logits=True) -> keras.losses.Loss:
     """Returns a :class:`SoftDiceLoss` (per-class soft Dice averaged over classes, void skipped).
 
     Args:

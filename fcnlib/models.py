@@ -6,8 +6,9 @@ adds scores from ``block4_pool`` (1/16); FCN-8s also adds scores from ``block3_p
 names follow the paper, so :func:`transfer_weights` moves a trained FCN-32s into an FCN-16s. Images
 of any size work: they are padded to a multiple of 32 and the scores are cropped back.
 
-The backbone builders (:func:`vgg16_trunk`, :func:`vgg16_classifier`, :func:`load_backbone_weights`,
-:func:`transfer_weights`) live in :mod:`fcnlib.backbone` and are re-exported here.
+The VGG16 trunk, the small classifiers and the loading of pretrained weights live in
+:mod:`fcnlib.backbone` (``backbone.vgg16_trunk``, ``backbone.load_backbone_weights``);
+:func:`transfer_weights`, which copies one trained model of this module into another, lives here.
 
 Example:
 
@@ -23,11 +24,7 @@ import contextlib
 
 import keras
 
-from fcnlib import layers
-from fcnlib.backbone import (  # noqa: F401  (re-exported: notebooks build every model from here)
-    FC_UNITS, load_backbone_weights, quick_classifier, transfer_weights, vgg16_classifier,
-    vgg16_trunk,
-)
+from fcnlib import backbone, config, layers
 
 # The at-once FCN-8s multiplies the skip inputs by fixed factors (a reparameterisation that never learns,
 # as the Scale layers with lr_mult 0 in the reference voc-fcn8s-atonce/net.py); the skip scores start at zero.
@@ -76,7 +73,7 @@ def dense_reshape_vgg16(input_shape=(224, 224, 3), num_classes=1, weights="image
         input_shape: ``(H, W, 3)``, fixed.
         num_classes: 1 gives a sigmoid mask ``(H, W, 1)`` exactly like the learner's model; more
             gives ``(H, W, num_classes)`` logits.
-        weights: Backbone weights, see :func:`load_backbone_weights`.
+        weights: Backbone weights, see ``backbone.load_backbone_weights``.
         freeze_backbone: Freeze every VGG16 layer, training only the new dense layer.
         width: VGG16 channel multiplier.
 
@@ -90,7 +87,7 @@ def dense_reshape_vgg16(input_shape=(224, 224, 3), num_classes=1, weights="image
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
     height, width_px = tuple(input_shape)[:2]
-    classifier = vgg16_classifier(input_shape, num_classes=1, width=width, weights=weights)
+    classifier = backbone.vgg16_classifier(input_shape, num_classes=1, width=width, weights=weights)
     features = classifier.get_layer("fc2").output
     activation = "sigmoid" if num_classes == 1 else None
     x = keras.layers.Dense(height * width_px * num_classes, activation=activation,
@@ -128,11 +125,11 @@ def _fcn_trunk_and_head(num_classes, input_shape, width, upsampling, fc6_kernel,
     _check_fcn_arguments(num_classes, input_shape, upsampling, fc6_kernel, dropout)
     inputs = keras.Input(input_shape, name="image")
     padded = layers.PadToMultiple(32, name="pad")(inputs)  # 1/1, sides a multiple of 32
-    taps = vgg16_trunk(padded, width)  # 1/8, 1/16, 1/32
+    taps = backbone.vgg16_trunk(padded, width)  # 1/8, 1/16, 1/32
     if skip_scaling:
         for tap, (name, scale) in SKIP_SCALES.items():
             taps[tap] = keras.layers.Rescaling(scale, name=name)(taps[tap])  # 1/16 and 1/8
-    units = int(FC_UNITS * width)
+    units = int(config.FC_UNITS * width)
     x = keras.layers.Conv2D(units, fc6_kernel, padding="same", activation="relu",
                             name="fc6")(taps["block5_pool"])  # 1/32
     x = keras.layers.Dropout(dropout, name="drop6")(x)
@@ -149,7 +146,7 @@ def _finish(inputs, scores, name, weights):
         # predict_labels threshold it at 0.5), so a 1-class FCN ends in a sigmoid, not a logit.
         outputs = keras.layers.Activation("sigmoid", name="sigmoid")(outputs)
     model = keras.Model(inputs, outputs, name=name)
-    load_backbone_weights(model, weights)
+    backbone.load_backbone_weights(model, weights)
     return model
 
 
@@ -161,7 +158,7 @@ def fcn32s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, up
         num_classes: Output channels: logits, one per class; with 1, a sigmoid foreground
             probability (as the dense baseline and ``metrics.segmentation_loss(1)`` expect).
         input_shape: ``(H, W, 3)``; H and W may be None (any size of at least 1x1 pixel).
-        weights: Backbone weights, see :func:`load_backbone_weights`.
+        weights: Backbone weights, see ``backbone.load_backbone_weights``.
         width: VGG16 channel multiplier.
         upsampling: ``"fixed"`` (bilinear, frozen), ``"learned"`` or ``"random"``.
         fc6_kernel: Kernel of ``fc6``; 7 for ImageNet VGG16, ``image_size // 32`` (3 at 96 pixels)
@@ -175,6 +172,13 @@ def fcn32s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, up
     Example:
 
     >>> model = fcn32s(6, width=0.25, fc6_kernel=3, weights="synthetic")
+
+    Reference:
+        Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic Segmentation",
+        CVPR 2015, https://arxiv.org/abs/1411.4038, Section 4.1 (FCN-32s).
+        Layer names (``fc6``, ``fc7``, ``score_fr``) follow voc-fcn32s/net.py of the reference
+        implementation, https://github.com/shelhamer/fcn.berkeleyvision.org (its ``upscore`` is
+        ``upscore32`` here, named by its factor like ``upscore16`` and ``upscore8``).
 
     Introduced in notebooks/02_fully_convolutional.ipynb.
     """
@@ -197,6 +201,12 @@ def fcn16s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, up
     Example:
 
     >>> model = fcn16s(6, width=0.25, fc6_kernel=3)
+
+    Reference:
+        Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic Segmentation",
+        CVPR 2015, https://arxiv.org/abs/1411.4038, Section 4.2 (FCN-16s).
+        Layer names (``upscore2``, ``score_pool4``, ``fuse_pool4``, ``upscore16``) follow
+        voc-fcn16s/net.py of the reference implementation, https://github.com/shelhamer/fcn.berkeleyvision.org.
 
     Introduced in notebooks/05_skip_connections.ipynb.
     """
@@ -221,6 +231,13 @@ def fcn8s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, ups
     Example:
 
     >>> model = fcn8s(6, width=0.25, fc6_kernel=3)
+
+    Reference:
+        Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic Segmentation",
+        CVPR 2015, https://arxiv.org/abs/1411.4038, Section 4.2 (FCN-8s).
+        Layer names (``score_pool3``, ``fuse_pool3``, ``upscore_pool4``, ``upscore8``) and the
+        at-once skip scales follow voc-fcn8s/net.py and voc-fcn8s-atonce/net.py of the reference
+        implementation, https://github.com/shelhamer/fcn.berkeleyvision.org.
 
     Introduced in notebooks/05_skip_connections.ipynb.
     """
@@ -248,7 +265,7 @@ def convolutionalize(classifier: keras.Model, padding: str = "valid") -> keras.M
 
     Args:
         classifier: A chain of layers ending in ``flatten`` and dense layers, such as
-            :func:`vgg16_classifier` or ``keras.applications.VGG16``.
+            ``backbone.vgg16_classifier`` or ``keras.applications.VGG16``.
         padding: ``"valid"`` (every window inside the image) or ``"same"``.
 
     Returns:
@@ -261,11 +278,17 @@ def convolutionalize(classifier: keras.Model, padding: str = "valid") -> keras.M
 
     Example:
 
-    >>> scores = convolutionalize(vgg16_classifier((96, 96, 3), 5))(np.zeros((1, 160, 96, 3)))
+    >>> scores = convolutionalize(backbone.vgg16_classifier((96, 96, 3), 5))(np.zeros((1, 160, 96, 3)))
+
+    Reference:
+        Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic Segmentation",
+        CVPR 2015, https://arxiv.org/abs/1411.4038, Section 3.1 (adapting classifiers for dense prediction).
+        The names ``fc6``, ``fc7`` follow the reference implementation's net.py files, https://github.com/shelhamer/fcn.berkeleyvision.org
+        (its surgery.py does the same reshaping of fully connected weights).
 
     Introduced in notebooks/02_fully_convolutional.ipynb.
     """
-    names = {"fc1": "fc6", "fc2": "fc7", "predictions": "score"}
+    names = {**backbone.FC_TO_CONV, "predictions": "score"}
     chain = [layer for layer in classifier.layers if not isinstance(layer, keras.layers.InputLayer)]
     if not any(isinstance(layer, keras.layers.Flatten) for layer in chain):
         raise ValueError(f"Model {classifier.name!r} has no Flatten layer to convolutionalize.")
@@ -292,3 +315,34 @@ def convolutionalize(classifier: keras.Model, padding: str = "valid") -> keras.M
     for old, new in copies:
         new.set_weights([v.reshape(w.shape) for v, w in zip(old.get_weights(), new.weights)])
     return model
+
+
+def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copies the weights of every layer that ``source`` and ``target`` share by name and shape.
+
+    FCN variants share layer names, so staged training (FCN-32s, then FCN-16s, then FCN-8s) moves
+    the trained weights forward with one call; the new skip layers keep their zero start.
+
+    Args:
+        source: The trained model.
+        target: The model to fill.
+
+    Returns:
+        The names of the layers copied (layers with no weights are not listed).
+
+    Example:
+
+    >>> copied = transfer_weights(trained_fcn32s, fresh_fcn16s)  # doctest: +SKIP
+
+    Introduced in notebooks/05_skip_connections.ipynb.
+    """
+    source_layers = {layer.name: layer for layer in source.layers}
+    copied = []
+    for layer in target.layers:
+        other = source_layers.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        if [tuple(w.shape) for w in layer.weights] == [tuple(w.shape) for w in other.weights]:
+            layer.set_weights(other.get_weights())
+            copied.append(layer.name)
+    return copied

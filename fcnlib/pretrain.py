@@ -252,7 +252,7 @@ def write_outputs(model, report, output, argv=()) -> dict:
         bare.save_weights(staged)
         with files.atomic_path(output) as tmp:
             shutil.copyfile(staged, tmp)
-    digest = backbone.file_sha256(output)
+    digest = files.sha256(output)
     with files.atomic_path(sha_path) as tmp:
         tmp.write_text(f"{digest}  {output.name}\n")
     with files.atomic_path(readme_path) as tmp:

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import config, datasets, metrics, models, pipeline, synthetic, train
+from fcnlib import config, datasets, devices, metrics, models, pipeline, synthetic, train
 
 VARIANTS = ("dense", "fcn32s", "fcn16s", "fcn8s")
 SCHEDULES = ("staged", "at_once")
@@ -160,7 +160,7 @@ def build(variant: str, task: str = "binary", upsampling: str = "fixed", skip_sc
     one sigmoid channel); the FCNs output ``len(class_names(task))`` logits at any input size.
     ``weights="profile"`` loads the profile's backbone weights; pass None for random ones.
 
-    Under a mixed-precision policy (``train.precision_policy("mixed_float16")``) every layer
+    Under a mixed-precision policy (``devices.precision_policy("mixed_float16")``) every layer
     computes in float16, the last one included; the model then ends in one more layer,
     ``output_float32``, a float32 identity, so that the softmax, the loss and the metrics see
     float32 scores (the Keras mixed-precision guide's advice). Under float32 nothing is added.
@@ -223,7 +223,7 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
             None. Staged stages take ``STAGED_EPOCH_SHARE`` of it.
         verbose: Keras verbosity.
         cache: False to train without the checkpoint cache.
-        strategy: A ``tf.distribute.Strategy`` (e.g. ``train.default_strategy()``) to build and
+        strategy: A ``tf.distribute.Strategy`` (e.g. ``devices.default_strategy()``) to build and
             train in; None trains on the default device. It splits each batch across replicas,
             so the result does not depend on it and it is not part of the cache key.
         jit_compile: XLA for the training step, as in ``train.fit`` (``"auto"``, True, False).
@@ -274,13 +274,13 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
         return train.train_or_load(build_fn, key, train_data, datasets["val"],
                                    epochs=own_epochs, learning_rate=profile.learning_rate, loss=loss,
                                    metrics=metric, verbose=verbose, cache=cache, strategy=strategy,
-                                   jit_compile=jit_compile)
+                                   profile=profile, jit_compile=jit_compile)
 
 
 def _profile_precision(profile, strategy=None):
     """The profile's precision for building and training: mixed where it asks for it, else as is.
 
-    A global policy the caller set (``train.precision_policy``) is left alone; a profile with
+    A global policy the caller set (``devices.precision_policy``) is left alone; a profile with
     ``mixed_precision`` (``gpu``, ``full``) trains in ``mixed_float16`` (``mixed_bfloat16`` on a
     TPU) only when no such policy is set.
     """
@@ -288,7 +288,7 @@ def _profile_precision(profile, strategy=None):
 
     if not profile.mixed_precision or keras.mixed_precision.global_policy().name != "float32":
         return contextlib.nullcontext()
-    return train.precision_policy(train.mixed_precision_policy(strategy))
+    return devices.precision_policy(devices.mixed_precision_policy(strategy))
 
 
 def scores(model, data, task: str = "binary", profile=None) -> dict:

@@ -1,4 +1,4 @@
-"""Training: one ``fit`` call with sensible defaults, a checkpoint cache, seeds and strategies.
+"""Training: one ``fit`` call with sensible defaults, a checkpoint cache, and seeds.
 
 Every notebook trains through :func:`train_or_load`, so re-running a notebook reuses the weights it
 trained before instead of training again. A cache entry is two files in ``config.cache_dir()``:
@@ -26,8 +26,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import glob
-import hashlib
 import json
 import os
 import tempfile
@@ -64,93 +62,6 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def default_strategy() -> tf.distribute.Strategy:
-    """Returns the strategy for the machine: a TPU, several GPUs, or the default one.
-
-    ``TPUStrategy`` when a TPU is attached (a Colab TPU runtime, a Cloud TPU VM; see
-    :func:`_tpu_resolver`), ``MirroredStrategy`` over all GPUs when there are several, else the
-    default strategy (one GPU or the CPU). Pass it to :func:`train_or_load` as ``strategy``. A TPU
-    that is found but cannot be initialised is reported and skipped. ``CUDA_VISIBLE_DEVICES=0``
-    limits a run to one GPU.
-
-    Example:
-
-    >>> strategy = train.default_strategy()  # doctest: +SKIP
-    >>> strategy.num_replicas_in_sync  # doctest: +SKIP
-    1
-
-    Used by ``python -m fcnlib.train`` (docs/FULL_PROFILE.md).
-    """
-    resolver = _tpu_resolver()
-    if resolver is not None:
-        try:
-            tf.config.experimental_connect_to_cluster(resolver)
-            tf.tpu.experimental.initialize_tpu_system(resolver)
-            return tf.distribute.TPUStrategy(resolver)
-        except (ValueError, RuntimeError, tf.errors.OpError) as error:
-            print(f"A TPU seemed to be attached but could not be used ({error}); "
-                  "falling back to GPUs or the CPU.")
-    if len(tf.config.list_physical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-# Environment variables that name a TPU (Cloud TPU node, GKE, Colab's older TPU runtime).
-TPU_ENV = ("TPU_NAME", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS", "TPU_CONFIG", "COLAB_TPU_ADDR")
-
-
-def _tpu_resolver():
-    """A ``TPUClusterResolver`` when a TPU is attached, else None; never waits on the network.
-
-    A TPU counts as attached when one of ``TPU_ENV`` is set or ``/dev/accel*`` exists (the chips of
-    a TPU VM, such as Colab's current TPU runtime). Without either, no resolver is created: the
-    resolver's own detection may query the Google Cloud metadata server.
-    """
-    resolvers = tf.distribute.cluster_resolver
-    if os.environ.get("COLAB_TPU_ADDR") and not os.environ.get("TPU_NAME"):
-        return resolvers.TPUClusterResolver(tpu=f"grpc://{os.environ['COLAB_TPU_ADDR']}")
-    if any(os.environ.get(name) for name in TPU_ENV):
-        return resolvers.TPUClusterResolver()
-    if glob.glob("/dev/accel*"):
-        return resolvers.TPUClusterResolver(tpu="local")
-    return None
-
-
-def mixed_precision_policy(strategy=None) -> str:
-    """Returns the mixed-precision policy: ``mixed_bfloat16`` on a TPU, else ``mixed_float16``.
-
-    ``float16`` runs on the tensor cores of NVIDIA GPUs from compute capability 7.0 (V100, T4, A100,
-    H100, RTX 20xx and later); TPUs compute in ``bfloat16``. On a CPU neither is faster.
-    """
-    if isinstance(strategy, tf.distribute.TPUStrategy):
-        return "mixed_bfloat16"
-    return "mixed_float16"
-
-
-@contextlib.contextmanager
-def precision_policy(name: str):
-    """Sets Keras's global dtype policy for the block and restores the previous one afterwards.
-
-    Build models inside the block: layers take the policy that is global when they are created.
-    Under ``mixed_float16`` layers compute in float16 and keep float32 weights, and ``compile``
-    wraps the optimizer in a ``LossScaleOptimizer`` (see ``recipes.build`` for the float32 output).
-
-    Args:
-        name: ``"float32"``, ``"mixed_float16"`` or ``"mixed_bfloat16"``.
-
-    Example:
-
-    >>> with train.precision_policy("mixed_float16"):  # doctest: +SKIP
-    ...     model, history = recipes.train_model("fcn8s", "multiclass")
-    """
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield keras.mixed_precision.global_policy()
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
 def _default_loss_and_metrics(model, loss, metrics):
     """Fills in ``metrics.segmentation_loss`` and ``metrics.StreamingMeanIoU`` where None."""
     from fcnlib import metrics as seg_metrics  # Imported late: train must import without it.
@@ -175,7 +86,7 @@ def _check_jit_compile(jit_compile):
 
 
 def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=None, metrics=None,
-        verbose="auto", callbacks=None, batch_size=None, *, jit_compile="auto") -> dict:
+        verbose="auto", callbacks=None, batch_size=None, *, profile=None, jit_compile="auto") -> dict:
     """Trains a segmentation model with Adam and returns its history as a plain dict.
 
     A model that is not compiled yet is compiled with Adam, ``metrics.segmentation_loss`` (which
@@ -186,14 +97,18 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
         model: A Keras model whose output is ``(B, H, W, num_classes)``.
         train_data: A ``tf.data.Dataset`` of ``(image, mask)`` batches, or an ``(x, y)`` array pair.
         val_data: The same kinds, or None.
-        epochs: Passes over ``train_data``; the profile's ``epochs`` when None.
-        learning_rate: Adam's learning rate; the profile's ``learning_rate`` when None.
+        epochs: Passes over ``train_data``; ``profile.epochs`` when None.
+        learning_rate: Adam's learning rate; ``profile.learning_rate`` when None. Not needed for a
+            model you compiled yourself.
         loss: A Keras loss; ``metrics.segmentation_loss(num_classes)`` when None.
         metrics: A list of Keras metrics; ``[metrics.StreamingMeanIoU(num_classes)]`` when None.
         verbose: Keras verbosity, 0, 1 or 2; ``"auto"`` means 2 (one line per epoch) for epochs of
             at most ``progress.LONG_EPOCH_BATCHES`` batches, else 1 (a bar per batch).
         callbacks: Keras callbacks, or None.
-        batch_size: Only for array input; the profile's ``batch_size`` when None.
+        batch_size: Only for array input; ``profile.batch_size`` when None.
+        profile: A ``config.Profile`` that fills in ``epochs``, ``learning_rate`` and
+            ``batch_size`` where they are None (e.g. ``config.get_profile()``); None to give them
+            yourself. Training reads no profile of its own.
         jit_compile: Compile the training step with XLA: ``"auto"`` (Keras' choice: on for one GPU,
             off on a CPU and under a multi-device strategy), True or False. Applies to a model you
             compiled yourself too.
@@ -203,27 +118,26 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
 
     Example:
 
-    >>> history = train.fit(model, train_ds, val_ds, epochs=2)  # doctest: +SKIP
+    >>> history = train.fit(model, train_ds, val_ds, profile=config.get_profile())  # doctest: +SKIP
 
     Introduced in notebooks/02_fully_convolutional.ipynb.
     """
-    profile = config.get_profile()
-    epochs = profile.epochs if epochs is None else epochs
+    epochs = _from_profile(profile, "epochs", epochs)
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive; got {learning_rate!r}.")
     _check_jit_compile(jit_compile)
+    x, y = _split(train_data, "train_data")
     if not model.compiled or loss is not None or metrics is not None or learning_rate is not None:
-        _compile(model, profile.learning_rate if learning_rate is None else learning_rate,
-                 loss, metrics, jit_compile)
+        _compile(model, _from_profile(profile, "learning_rate", learning_rate), loss, metrics,
+                 jit_compile)
     elif jit_compile != "auto" and model.jit_compile != jit_compile:
         model.jit_compile = jit_compile  # Keras warns and keeps False if the model can't use XLA.
         model.make_train_function(force=True)
         model.make_test_function(force=True)
-    x, y = _split(train_data, "train_data")
-    if y is not None and batch_size is None:
-        batch_size = profile.batch_size
+    if y is not None:
+        batch_size = _from_profile(profile, "batch_size", batch_size)
     if val_data is not None:
         val_x, val_y = _split(val_data, "val_data")
         val_data = val_x if val_y is None else (val_x, val_y)
@@ -238,6 +152,19 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=val_data,
                         shuffle=y is not None, verbose=verbose, callbacks=callbacks)
     return {name: [float(value) for value in values] for name, values in history.history.items()}
+
+
+def _from_profile(profile, name: str, value):
+    """``value``, or the profile's setting of that name when it is None; refuses to guess."""
+    if profile is not None and not isinstance(profile, config.Profile):
+        raise ValueError(f"profile must be a config.Profile (e.g. config.get_profile()); got "
+                         f"{profile!r}.")
+    if value is not None:
+        return value
+    if profile is None:
+        raise ValueError(f"{name} is None and no profile was given: pass {name}=... or "
+                         "profile=config.get_profile().")
+    return getattr(profile, name)
 
 
 def _split(data, what):
@@ -266,7 +193,7 @@ def key_hash(key: dict, **extra) -> str:
     except (TypeError, ValueError) as error:
         raise ValueError(f"The cache key {key!r} is not JSON-serialisable ({error}); describe "
                          "the run with strings and numbers only.") from error
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return files.sha256(text.encode("utf-8"))[:12]
 
 
 def recipe_hash(model, loss=None, metrics=None, batch_size=None, train_data=None) -> str:
@@ -293,7 +220,7 @@ def recipe_hash(model, loss=None, metrics=None, batch_size=None, train_data=None
         "data": _data_spec(train_data),
     }
     text = json.dumps(recipe, sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return files.sha256(text.encode("utf-8"))[:12]
 
 
 def _renamed(value, names):
@@ -326,7 +253,7 @@ def _data_spec(data):
     for name, array in (("x", x), ("y", y)):
         if hasattr(array, "shape") and hasattr(array, "dtype"):
             spec[name] = [list(array.shape), str(array.dtype),
-                          hashlib.sha256(memoryview(np.ascontiguousarray(array)).cast("B")).hexdigest()]
+                          files.sha256(memoryview(np.ascontiguousarray(array)).cast("B"))]
         else:
             spec[name] = type(array).__name__
     return spec
@@ -334,14 +261,6 @@ def _data_spec(data):
 
 def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_cache(model, weights_path: Path, sidecar_path: Path, record: dict):
@@ -352,7 +271,7 @@ def _read_cache(model, weights_path: Path, sidecar_path: Path, record: dict):
         return None, f"unreadable {sidecar_path.name}: {error}"
     if not isinstance(sidecar, dict) or any(sidecar.get(k) != v for k, v in record.items()):
         return None, f"{sidecar_path.name} describes a different run"
-    if sidecar.get("sha256") != _sha256(weights_path):
+    if sidecar.get("sha256") != files.sha256(weights_path):
         return None, f"SHA-256 of {weights_path.name} does not match {sidecar_path.name}"
     try:
         model.load_weights(weights_path)
@@ -372,7 +291,7 @@ def _write_cache(model, weights_path: Path, sidecar_path: Path, record: dict, hi
                 os.replace(keras_tmp, tmp)
             finally:
                 keras_tmp.unlink(missing_ok=True)
-        sidecar = dict(record, history=history, sha256=_sha256(weights_path))
+        sidecar = dict(record, history=history, sha256=files.sha256(weights_path))
         with files.atomic_path(sidecar_path) as tmp:
             tmp.write_text(json.dumps(sidecar, indent=2, sort_keys=True), encoding="utf-8")
     except OSError:
@@ -460,7 +379,7 @@ def _backup_callback(folder: Path):
 
 def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None, learning_rate=None,
                   strategy=None, cache=True, loss=None, metrics=None, verbose="auto",
-                  callbacks=None, batch_size=None, jit_compile="auto"):
+                  callbacks=None, batch_size=None, profile=None, jit_compile="auto"):
     """Trains ``build_fn()`` once and reloads the weights on later calls with the same key.
 
     Args:
@@ -469,10 +388,11 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
             settings, seed. Epochs, learning rate and :func:`recipe_hash` (architecture, loss,
             metrics, batch size, data shape) are added to it.
         train_data, val_data: As for :func:`fit`.
-        epochs, learning_rate: As for :func:`fit`; the profile's values when None.
+        epochs, learning_rate: As for :func:`fit`; ``profile``'s values when None.
         strategy: A ``tf.distribute.Strategy``; the model is built and compiled in its scope.
         cache: False to train without reading or writing the cache (and without epoch backups).
-        loss, metrics, verbose, callbacks, batch_size, jit_compile: Passed to :func:`fit`. XLA
+        loss, metrics, verbose, callbacks, batch_size, profile, jit_compile: Passed to
+            :func:`fit` (``profile`` fills in what is None, as there). XLA
             changes speed, not the result, so ``jit_compile`` is not part of the cache key.
 
     Returns:
@@ -483,16 +403,16 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
     Example:
 
     >>> build = lambda: models.fcn8s(2, width=0.25)  # doctest: +SKIP
-    >>> model, history = train.train_or_load(build, {"model": "fcn8s"}, train_ds)  # doctest: +SKIP
+    >>> model, history = train.train_or_load(build, {"model": "fcn8s"}, train_ds,
+    ...                                      profile=config.get_profile())  # doctest: +SKIP
 
     Introduced in notebooks/02_fully_convolutional.ipynb.
     """
     if not callable(build_fn):
         raise ValueError(f"build_fn must be a function returning a new model; got {build_fn!r}.")
     _check_jit_compile(jit_compile)
-    profile = config.get_profile()
-    epochs = profile.epochs if epochs is None else epochs
-    learning_rate = profile.learning_rate if learning_rate is None else learning_rate
+    epochs = _from_profile(profile, "epochs", epochs)
+    learning_rate = _from_profile(profile, "learning_rate", learning_rate)
     key_hash(key)  # Refuses a key that is not JSON before anything is built.
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
@@ -523,7 +443,7 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
         history = fit(model, train_data, val_data, epochs=epochs, learning_rate=learning_rate,
                       loss=loss, metrics=metrics, verbose=verbose,
                       callbacks=[counter, *(callbacks or [])], batch_size=batch_size,
-                      jit_compile=jit_compile)
+                      profile=profile, jit_compile=jit_compile)
         restored = getattr(counter, "restored_epoch", 0)
         if restored:
             history = counter.history(epochs)
@@ -545,7 +465,8 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
 
 
 if __name__ == "__main__":
-    # ``python -m fcnlib.train``: the command line lives in fcnlib.cli, which imports the recipes.
-    from fcnlib import cli
+    # ``python -m fcnlib.train`` is the command line, which lives in fcnlib.cli and imports this
+    # module: run cli as the program instead of importing it, so train never depends on cli.
+    import runpy
 
-    raise SystemExit(cli.main())
+    runpy.run_module("fcnlib.cli", run_name="__main__", alter_sys=True)

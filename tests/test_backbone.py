@@ -1,7 +1,5 @@
 """Tests for fcnlib.backbone: layer names against keras.applications, weight loading by name."""
 
-import hashlib
-
 import keras
 import numpy as np
 import pytest
@@ -121,25 +119,6 @@ def test_imagenet_without_internet_gives_a_clear_error(monkeypatch):
     model = backbone.vgg16_classifier((64, 64, 3), num_classes=2, width=0.0625)
     with pytest.raises(ConnectionError, match="internet.*URL fetch failure"):
         backbone.load_backbone_weights(model, "imagenet")
-
-
-def test_transfer_weights_copies_by_name_and_shape():
-    source = _randomize(models.fcn32s(4, width=0.0625, fc6_kernel=3))
-    same_classes = models.fcn16s(4, width=0.0625, fc6_kernel=3)
-    copied = backbone.transfer_weights(source, same_classes)
-    assert copied[-3:] == ["fc6", "fc7", "score_fr"] and len(copied) == 16
-    for name in copied:
-        for ours, theirs in zip(same_classes.get_layer(name).weights, source.get_layer(name).weights):
-            np.testing.assert_array_equal(ours, theirs)
-    assert not same_classes.get_layer("score_pool4").kernel.numpy().any()
-    other_classes = models.fcn16s(5, width=0.0625, fc6_kernel=3)
-    assert "score_fr" not in backbone.transfer_weights(source, other_classes)
-
-
-def test_file_sha256_matches_a_known_digest(tmp_path):
-    (tmp_path / "abc").write_bytes(b"abc")
-    assert backbone.file_sha256(tmp_path / "abc") == hashlib.sha256(b"abc").hexdigest()
-    assert backbone.file_sha256(tmp_path / "abc").startswith("ba7816bf8f01cfea")
 
 
 def test_pretrained_quick_classifier_loads_predictions_too():

@@ -1,11 +1,12 @@
-"""The benchmark's pieces: FLOP counting, the copied recipes' models, their data, the report."""
+"""The benchmark's pieces: FLOP counting and the report; it times models and builds none."""
 
+import ast
 import dataclasses
+import inspect
 
 import keras
-import numpy as np
 
-from fcnlib import bench, config, layers
+from fcnlib import bench, config, published
 
 TINY = dataclasses.replace(config.QUICK, name="tiny", image_size=64, num_train=8, num_val=4,
                            num_test=4, batch_size=4, epochs=1)
@@ -23,38 +24,6 @@ def test_forward_flops_match_a_count_by_hand():
     assert bench.forward_flops(model) == expected
 
 
-def test_copied_recipes_keep_their_defining_choices():
-    x = np.random.default_rng(0).normal(0, 50, (1, 50, 70, 3)).astype("float32")
-    kio = bench.keras_io_fcn8s(TINY)
-    out = kio(x).numpy()
-    assert out.shape == (1, 50, 70, 2)
-    np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-5)  # Probabilities, not logits.
-    assert not kio.get_layer("block1_conv1").trainable and not kio.get_layer("fc6").trainable
-    assert kio.get_layer("kio_score").get_config()["activation"] == "relu"
-    d2l = bench.d2l_fcn(TINY)
-    ups = [layer for layer in d2l.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
-    assert len(ups) == 1 and ups[0].kernel.shape[0] == 64 and ups[0].trainable
-    np.testing.assert_allclose(ups[0].kernel.numpy(), layers.bilinear_kernel(64, 2, 2), atol=1e-6)
-    tf1 = bench.tf1_blog_fcn8s(TINY)
-    assert tf1(x).shape == (1, 50, 70, 2)
-    kernels = sorted(layer.kernel.shape[0] for layer in tf1.layers
-                     if isinstance(layer, keras.layers.Conv2DTranspose))
-    assert kernels == [4, 4, 16]
-    assert len(tf1.losses) == 6  # L2 on three 1x1 scores and three transposed convolutions.
-
-
-def test_bilinear_mask_data_erodes_objects_but_invents_no_class():
-    data = bench._bilinear_mask_data(TINY)
-    masks = np.concatenate([y.numpy() for _, y in data])
-    assert masks.shape == (8, 64, 64) and set(np.unique(masks)) <= {0, 1}
-    from fcnlib import synthetic
-    import tensorflow as tf
-    _, big = synthetic.generate(8, 128, "binary", synthetic.SPLIT_SEEDS["train"])
-    nearest = tf.image.resize(big[..., None], (64, 64), "nearest")[..., 0].numpy()
-    # Truncating bilinear fractions shrinks every object: fewer foreground pixels than nearest.
-    assert masks.sum() < nearest.sum()
-
-
 def test_report_has_every_row_and_the_ratios(tmp_path):
     rows = [("FCN-8s", 1234, 10.0, 0.9, 0.8, 0.7, 0.6, 50.0), ("d2l FCN", 99, 5.0, 0.8, 0.5, 0.2, 0.3, 80.0)]
     report = tmp_path / "report.md"
@@ -64,3 +33,21 @@ def test_report_has_every_row_and_the_ratios(tmp_path):
     assert "ratio 0.50" in text and "(5%)" in text and "00_setup_and_data" in text
     assert "run `make series` first" in bench.render(TINY, 1, rows, (1, 1), (1, 1), None)
     assert bench.notebook_times(tmp_path / "missing.md") is None
+
+
+def builds_models(source: str) -> list:
+    """The calls in ``source`` that construct a Keras model or input (keras.Model, Sequential...)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            name = ast.unparse(node.func)
+            if name.split(".")[-1] in ("Model", "Sequential", "Input", "Functional"):
+                found.append(name)
+    return found
+
+
+def test_bench_builds_no_model_and_times_every_published_recipe():
+    assert builds_models(inspect.getsource(bench)) == []
+    assert builds_models("m = keras.Model(i, o)\nx = keras.Input((2,))") == ["keras.Model", "keras.Input"]
+    assert [key for _, key in bench.PUBLISHED] == list(published.BUILDERS)
+

@@ -238,7 +238,7 @@ def test_pets_download_from_local_archives(tmp_path, monkeypatch):
         with tarfile.open(tmp_path / name, "w:gz") as tar:
             tar.add(source / folder, arcname=folder)
         url = (tmp_path / name).as_uri()
-        archives[folder] = dl.Archive(name, (url,), dl.sha256_of(tmp_path / name))
+        archives[folder] = dl.Archive(name, (url,), files.sha256(tmp_path / name))
     monkeypatch.setattr(dl, "PETS_IMAGES", archives["images"])
     monkeypatch.setattr(dl, "PETS_ANNOTATIONS", archives["annotations"])
     outside = [p for p in _tree(tmp_path) if not p.startswith("fcn_data")]

@@ -222,3 +222,17 @@ def test_writers_refuse_arrays_that_uint8_would_change(tmp_path, write, array, m
         write(path, array)
     assert str(path) in str(error.value)
     assert not list(tmp_path.iterdir()), "nothing is written"
+
+
+def test_sha256_of_a_file_and_of_bytes_matches_hashlib(tmp_path):
+    import hashlib
+
+    payload = bytes(range(256)) * 5000  # More than one 1 MiB chunk.
+    (tmp_path / "blob").write_bytes(payload)
+    expected = hashlib.sha256(payload).hexdigest()
+    assert files.sha256(tmp_path / "blob") == files.sha256(str(tmp_path / "blob")) == expected
+    assert files.sha256(payload) == files.sha256(memoryview(payload)) == expected
+    assert files.sha256(b"abc").startswith("ba7816bf8f01cfea")  # FIPS 180-2's example.
+    with pytest.raises(ValueError, match="path or bytes; got int"):
+        files.sha256(3)
+

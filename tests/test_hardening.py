@@ -242,8 +242,10 @@ def test_rerunning_a_cached_training_gives_the_same_numbers(tmp_path):
         train.set_seed(0)
         return models.fcn8s(2, **TINY)
 
-    first, _ = train.train_or_load(build, {"case": "rerun"}, data, epochs=1, batch_size=4, verbose=0)
-    second, _ = train.train_or_load(build, {"case": "rerun"}, data, epochs=1, batch_size=4, verbose=0)
+    first, _ = train.train_or_load(build, {"case": "rerun"}, data, epochs=1, batch_size=4, verbose=0,
+                                   profile=config.get_profile())
+    second, _ = train.train_or_load(build, {"case": "rerun"}, data, epochs=1, batch_size=4, verbose=0,
+                                   profile=config.get_profile())
     a, b = metrics.evaluate(first, data, 2), metrics.evaluate(second, data, 2)
     np.testing.assert_array_equal(a["confusion_matrix"], b["confusion_matrix"])
     # A checkpoint whose sidecar was edited by hand (a stale record) is retrained, not loaded.
@@ -263,7 +265,7 @@ def _assert_loaded(build):
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         train.train_or_load(build, {"case": "rerun"}, (pipeline.preprocess_vgg16(images), masks),
-                            epochs=1, batch_size=4, verbose=0)
+                            epochs=1, batch_size=4, verbose=0, profile=config.get_profile())
     assert "Loaded" in output.getvalue(), output.getvalue()
 
 

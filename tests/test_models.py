@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fcnlib import layers, models
+from fcnlib import backbone, layers, models
 
 BUILDERS = {"fcn32s": models.fcn32s, "fcn16s": models.fcn16s, "fcn8s": models.fcn8s}
 TINY = dict(width=0.0625, fc6_kernel=3)
@@ -187,7 +187,7 @@ def test_saved_fcn_reloads(tmp_path):
 
 
 def test_convolutionalize_reproduces_the_classifier_on_every_window():
-    classifier = models.vgg16_classifier((64, 64, 3), num_classes=4, width=0.0625)
+    classifier = backbone.vgg16_classifier((64, 64, 3), num_classes=4, width=0.0625)
     _randomize(classifier, ["fc1", "fc2", "predictions"])
     conv = models.convolutionalize(classifier)
     assert [conv.get_layer(n).kernel.shape[:2] for n in ("fc6", "fc7", "score")] == [(2, 2), (1, 1), (1, 1)]
@@ -214,3 +214,17 @@ def test_convolutionalize_reproduces_the_classifier_on_every_window():
     assert models.convolutionalize(classifier, padding="same").predict(big, verbose=0).shape == (1, 4, 5, 4)
     with pytest.raises(ValueError, match="Flatten"):
         models.convolutionalize(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
+
+
+def test_transfer_weights_copies_by_name_and_shape():
+    source = models.fcn32s(4, width=0.0625, fc6_kernel=3)
+    _randomize(source, [layer.name for layer in source.layers if layer.weights])
+    same_classes = models.fcn16s(4, width=0.0625, fc6_kernel=3)
+    copied = models.transfer_weights(source, same_classes)
+    assert copied[-3:] == ["fc6", "fc7", "score_fr"] and len(copied) == 16
+    for name in copied:
+        for ours, theirs in zip(same_classes.get_layer(name).weights, source.get_layer(name).weights):
+            np.testing.assert_array_equal(ours, theirs)
+    assert not same_classes.get_layer("score_pool4").kernel.numpy().any()
+    other_classes = models.fcn16s(5, width=0.0625, fc6_kernel=3)
+    assert "score_fr" not in models.transfer_weights(source, other_classes)

@@ -298,3 +298,53 @@ def test_every_link_to_this_repository_is_config_repo_url():
         assert badge in path.read_text(), f"{path.name}: its Colab badge must open itself"
     urls = _pyproject()["project"]["urls"]
     assert urls["Repository"] == config.REPO_URL and all(u.startswith(config.REPO_URL) for u in urls.values())
+
+
+# --- The workflows: CPU tests on every push, the full profile on a self-hosted GPU runner ---
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def load_workflow(name):
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads the key `on` as True.
+    return workflow
+
+
+def run_lines(job):
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def test_cpu_workflow_runs_make_test_on_every_push_in_the_quick_profile():
+    workflow = load_workflow("ci.yml")
+    assert {"push", "pull_request"} <= set(workflow["on"])
+    job = workflow["jobs"]["test"]
+    commands = run_lines(job)
+    if ".ci/run" in commands:  # The CI entry point runs the README's command.
+        commands += (ROOT / ".ci" / "run").read_text()
+    assert "make test" in commands
+    assert job.get("env", {}).get("FCN_PROFILE", "quick") == "quick"
+    assert "FCN_PROFILE=full" not in commands
+
+
+def test_gpu_workflow_runs_the_gpu_profile_on_pushes_and_the_full_one_weekly():
+    workflow = load_workflow("gpu.yml")
+    assert "workflow_dispatch" in workflow["on"] and workflow["on"]["schedule"][0]["cron"]
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"gpu-profile", "full-profile"}
+    for name, profile in (("gpu-profile", "gpu"), ("full-profile", "full")):
+        job = jobs[name]
+        assert set(job["runs-on"]) == {"self-hosted", "gpu"}
+        env = {**workflow.get("env", {}), **job.get("env", {})}
+        assert env["FCN_PROFILE"] == profile and env["TF_EXTRA"] == "gpu"
+        assert "FCN_DATA_DIR" in env and "FCN_CACHE_DIR" in env
+        commands = run_lines(job)
+        assert "\nmake test" in "\n" + commands or "make test\n" in commands
+        # The data are fetched before the tests run, and TensorFlow must see the GPU.
+        assert commands.index("download_voc()") < commands.index("make test")
+        assert "list_physical_devices('GPU')" in commands
+    assert "push" in jobs["gpu-profile"]["if"] and "schedule" in jobs["full-profile"]["if"]
+    assert jobs["gpu-profile"]["timeout-minutes"] <= 60  # The one-hour job.
+    assert "download_sbd()" in run_lines(jobs["full-profile"])

@@ -5,20 +5,20 @@ import itertools
 import numpy as np
 import pytest
 
-from fcnlib import backbone, config, models, pipeline, pretrain, synthetic
+from fcnlib import backbone, config, files, models, pipeline, pretrain, synthetic
 
 
 def test_shipped_weights_match_their_checksum():
     recorded = config.QUICK_BACKBONE_SHA256_FILE.read_text().split()
     assert recorded[1] == config.QUICK_BACKBONE_FILE.name
-    assert backbone.file_sha256(config.QUICK_BACKBONE_FILE) == recorded[0]
+    assert files.sha256(config.QUICK_BACKBONE_FILE) == recorded[0]
     assert config.QUICK_BACKBONE_FILE.stat().st_size < 20 * 2**20
     assert recorded[0] in (config.SHIPPED_DATA_DIR / "README.md").read_text()
 
 
 def test_synthetic_weights_fill_every_backbone_layer_of_a_quick_fcn():
     fcn = models.fcn32s(6, width=config.QUICK.width, fc6_kernel=3)
-    copied = models.load_backbone_weights(fcn, "synthetic")
+    copied = backbone.load_backbone_weights(fcn, "synthetic")
     convs = [f"block{b}_conv{i}" for b, n in enumerate((2, 2, 3, 3, 3), 1) for i in range(1, n + 1)]
     assert copied == convs + ["fc6", "fc7"]
     classifier = backbone.quick_classifier()
@@ -65,13 +65,13 @@ def test_entry_point_smoke_run(tmp_path):
     written = pretrain.main(args)
     assert written["weights"] == output and output.is_file()
     assert written["sha256"] == tmp_path / "tiny.sha256"
-    assert written["sha256"].read_text() == f"{backbone.file_sha256(output)}  tiny.weights.h5\n"
+    assert written["sha256"].read_text() == f"{files.sha256(output)}  tiny.weights.h5\n"
     readme = written["readme"].read_text()
     assert written["readme"] == tmp_path / "tiny.README.md" and "--num-images 8" in readme
     assert written["digest"] in readme
     assert not list(tmp_path.glob("*.part"))  # Atomic writes leave no temporary files behind.
     fcn = models.fcn8s(6, width=config.QUICK.width, fc6_kernel=3)
-    assert "fc7" in models.load_backbone_weights(fcn, output)
+    assert "fc7" in backbone.load_backbone_weights(fcn, output)
     # The same seed gives the same weights.
     again = pretrain.main(args[:-3] + ["--output", str(tmp_path / "again.weights.h5"), "--quiet"])
     assert again["digest"] == written["digest"]

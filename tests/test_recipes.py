@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fcnlib import config, recipes
+from fcnlib import config, devices, recipes
 
 # A profile small enough to train in seconds; its own settings go into every cache key.
 TINY = dataclasses.replace(config.QUICK, name="tiny", image_size=64, num_train=16, num_val=8,
@@ -90,12 +90,10 @@ def test_at_once_scales_the_skips_and_unknown_names_fail():
 def test_mixed_precision_models_end_in_float32(variant):
     import keras
 
-    from fcnlib import train
-
     plain = recipes.build(variant, profile="quick", weights=None)
     names = [layer.name for layer in plain.layers]
     assert plain.output.dtype == "float32" and "output_float32" not in names
-    with train.precision_policy("mixed_float16"):
+    with devices.precision_policy("mixed_float16"):
         model = recipes.build(variant, profile="quick", weights=None)
     assert model.name == plain.name
     last = model.layers[-1]
@@ -114,12 +112,10 @@ def test_mixed_precision_models_end_in_float32(variant):
 def test_mixed_precision_is_a_separate_cache_entry(capsys):
     import keras
 
-    from fcnlib import train
-
     data = recipes.make_datasets("binary", TINY)
     recipes.train_model("fcn32s", "binary", profile=TINY, datasets=data, verbose=0)
     capsys.readouterr()
-    with train.precision_policy("mixed_float16"):
+    with devices.precision_policy("mixed_float16"):
         model, history = recipes.train_model("fcn32s", "binary", profile=TINY, datasets=data,
                                              verbose=0)
     assert "from cache" not in capsys.readouterr().out, "float16 must not load the float32 model"

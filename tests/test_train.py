@@ -1,5 +1,7 @@
-"""Tests for fcnlib.train (fit, the checkpoint cache, seeds, strategies, XLA, mixed precision),
-its command line ``python -m fcnlib.train`` (fcnlib.cli) and the CPU and GPU test workflows.
+"""Tests for fcnlib.train: fit, the checkpoint cache, seeds, XLA, training under a strategy.
+
+The command line is tested in test_cli.py, devices and precision in test_devices.py, the CI
+workflows in test_packaging.py.
 """
 
 import dataclasses
@@ -89,7 +91,7 @@ def test_fit_takes_a_dataset_quietly():
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = train.fit(build_tiny(), dataset, dataset, epochs=1, loss=sparse_loss(),
+        history = train.fit(build_tiny(), dataset, dataset, epochs=1, learning_rate=1e-3, loss=sparse_loss(),
                             metrics=[], verbose=0)
     assert set(history) == {"loss", "val_loss"}
     assert not [w for w in caught if "shuffle" in str(w.message)]
@@ -103,11 +105,35 @@ def test_fit_rejects_bad_epochs_and_data():
         train.fit(build_tiny(), (x, y, y), epochs=1, loss=sparse_loss(), metrics=[])
 
 
+def test_the_profile_reaches_training_through_arguments_only(monkeypatch):
+    x, y = tiny_data()
+    # The active profile is never read: a profile that cannot be loaded changes nothing.
+    monkeypatch.setattr(config, "get_profile", lambda *a: pytest.fail("training read a profile"))
+    with pytest.raises(ValueError, match="epochs is None and no profile"):
+        train.fit(build_tiny(), (x, y), learning_rate=1e-2, loss=sparse_loss(), metrics=[])
+    with pytest.raises(ValueError, match="learning_rate is None and no profile"):
+        train.train_or_load(build_tiny, {"run": "p"}, (x, y), epochs=1)
+    with pytest.raises(ValueError, match="batch_size is None and no profile"):
+        train.fit(build_tiny(), (x, y), epochs=1, learning_rate=1e-2, loss=sparse_loss(), metrics=[])
+    with pytest.raises(ValueError, match="config.Profile.*'quick'"):
+        train.fit(build_tiny(), (x, y), epochs=1, profile="quick")
+    # A given profile fills in what is None; given values win.
+    profile = dataclasses.replace(config.QUICK, epochs=2, learning_rate=0.02, batch_size=4)
+    model = build_tiny()
+    history = train.fit(model, (x, y), loss=sparse_loss(), metrics=[], verbose=0, profile=profile)
+    assert len(history["loss"]) == 2 and float(model.optimizer.learning_rate) == pytest.approx(0.02)
+    model, history = train.train_or_load(build_tiny, {"run": "p"}, (x, y), learning_rate=0.03,
+                                         loss=sparse_loss(), metrics=[], verbose=0, profile=profile)
+    assert len(history["loss"]) == 2 and float(model.optimizer.learning_rate) == pytest.approx(0.03)
+
+
 def test_fit_defaults_use_fcnlib_metrics():
     metrics = pytest.importorskip("fcnlib.metrics")
     x, y = tiny_data()
     model = build_tiny()
-    history = train.fit(model, (x, y), (x, y), epochs=1, verbose=0, batch_size=2)
+    history = train.fit(model, (x, y), (x, y), epochs=1, verbose=0, batch_size=2,
+                        profile=config.QUICK)
+    assert float(model.optimizer.learning_rate) == pytest.approx(config.QUICK.learning_rate)
     assert isinstance(model.loss, type(metrics.segmentation_loss(NUM_CLASSES)))
     assert any(isinstance(m, metrics.StreamingMeanIoU) for m in model.metrics[1].metrics)
     assert set(history) == {"loss", "mean_iou", "val_loss", "val_mean_iou"}
@@ -337,7 +363,7 @@ def test_cache_false_neither_reads_nor_writes(fit_calls):
 
 def test_build_fn_must_return_a_model():
     with pytest.raises(ValueError, match="keras.Model"):
-        train.train_or_load(lambda: "model", {"run": "a"}, tiny_data(), epochs=1)
+        train.train_or_load(lambda: "model", {"run": "a"}, tiny_data(), epochs=1, learning_rate=1e-2)
 
 
 def run_python(code, tmp_path):
@@ -408,19 +434,20 @@ def test_strategy_builds_in_scope_and_trains_on_two_devices(tmp_path):
     assert result == [[True, True], 2, 2, 1, True]
 
 
-# --- XLA, mixed precision and strategies (the GPU switches, checked as far as a CPU allows) ---
+# --- XLA (the training step's compiler; devices are tested in test_devices.py) ---
 
 
 def test_jit_compile_is_passed_to_compile_and_checked():
     x, y = tiny_data()
     model = build_tiny()
-    train.fit(model, (x, y), epochs=1, loss=sparse_loss(), metrics=[], verbose=0, batch_size=2)
+    train.fit(model, (x, y), epochs=1, learning_rate=1e-3, loss=sparse_loss(), metrics=[], verbose=0,
+              batch_size=2)
     import tensorflow as tf
 
     # Keras' "auto" uses XLA on one GPU, never on a CPU (this test also runs on the GPU runner).
     assert model.jit_compile is (len(tf.config.list_physical_devices("GPU")) == 1)
     xla = build_tiny()
-    history = train.fit(xla, (x, y), epochs=1, loss=sparse_loss(), metrics=[], verbose=0,
+    history = train.fit(xla, (x, y), epochs=1, learning_rate=1e-3, loss=sparse_loss(), metrics=[], verbose=0,
                         batch_size=2, jit_compile=True)
     assert xla.jit_compile is True and np.isfinite(history["loss"][0])
     # A model compiled by its owner keeps its optimizer and gets the new setting.
@@ -431,247 +458,3 @@ def test_jit_compile_is_passed_to_compile_and_checked():
         train.fit(build_tiny(), (x, y), epochs=1, jit_compile="yes")
     with pytest.raises(ValueError, match="jit_compile"):
         train.train_or_load(build_tiny, {"run": "a"}, (x, y), epochs=1, jit_compile="on")
-
-
-def test_precision_policy_is_set_for_the_block_and_restored():
-    assert keras.mixed_precision.global_policy().name == "float32"
-    with pytest.raises(RuntimeError):
-        with train.precision_policy("mixed_float16") as policy:
-            assert policy.name == "mixed_float16"
-            model = build_tiny()
-            assert model.get_layer("score").compute_dtype == "float16"
-            assert model.get_layer("score").variable_dtype == "float32"
-            raise RuntimeError("the policy must be restored even when the block fails")
-    assert keras.mixed_precision.global_policy().name == "float32"
-    assert build_tiny().get_layer("score").compute_dtype == "float32"
-
-
-def test_mixed_precision_trains_with_loss_scaling():
-    x, y = tiny_data()
-    with train.precision_policy(train.mixed_precision_policy()):
-        model = build_tiny()
-        history = train.fit(model, (x, y), epochs=1, loss=sparse_loss(), metrics=[], verbose=0,
-                            batch_size=2)
-    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    assert np.isfinite(history["loss"][0])
-    assert train.mixed_precision_policy() == "mixed_float16"
-
-
-@pytest.fixture
-def no_tpu(monkeypatch):
-    for name in train.TPU_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(train.glob, "glob", lambda pattern: [])
-
-
-def test_no_tpu_resolver_without_a_tpu_and_one_with_tpu_name(no_tpu, monkeypatch):
-    import tensorflow as tf
-
-    assert train._tpu_resolver() is None
-    calls = []
-    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver",
-                        lambda **kwargs: calls.append(kwargs) or "resolver")
-    monkeypatch.setenv("TPU_NAME", "my-tpu")
-    assert train._tpu_resolver() == "resolver" and calls == [{}]
-    monkeypatch.delenv("TPU_NAME")
-    monkeypatch.setattr(train.glob, "glob", lambda pattern: ["/dev/accel0"])
-    assert train._tpu_resolver() == "resolver" and calls[-1] == {"tpu": "local"}
-
-
-def test_default_strategy_falls_back_when_the_tpu_fails(monkeypatch, capsys):
-    import tensorflow as tf
-
-    monkeypatch.setattr(train, "_tpu_resolver", lambda: "resolver")
-
-    def refuse(resolver):
-        raise ValueError("no TPU here")
-
-    monkeypatch.setattr(tf.config, "experimental_connect_to_cluster", refuse)
-    strategy = train.default_strategy()
-    assert "could not be used (no TPU here)" in capsys.readouterr().out
-    if len(tf.config.list_physical_devices("GPU")) > 1:
-        assert isinstance(strategy, tf.distribute.MirroredStrategy)
-    else:
-        assert strategy is tf.distribute.get_strategy()  # One device: the default strategy.
-    assert train.mixed_precision_policy(strategy) == "mixed_float16"
-
-
-# --- The command line: python -m fcnlib.train (fcnlib.cli) ---
-
-TINY_QUICK = dataclasses.replace(config.QUICK, name="tiny", image_size=64, num_train=16,
-                                 num_val=8, num_test=8, batch_size=8, epochs=1)
-# The full profile's code path (VOC layout, 21 classes) with a small random-weight backbone, since
-# ImageNet weights cannot be downloaded in a test.
-TINY_VOC = dataclasses.replace(config.FULL, name="tinyvoc", image_size=64, width=0.25,
-                               backbone_weights=None, batch_size=4, epochs=1)
-
-
-def run_cli(argv, capsys):
-    from fcnlib import cli
-
-    status = cli.main(argv + ["--verbose", "0"])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def test_cli_trains_scores_writes_json_and_reuses_the_cache(tmp_path, monkeypatch, capsys):
-    from fcnlib import recipes
-
-    monkeypatch.setitem(config.PROFILES, "quick", TINY_QUICK)
-    argv = ["--dataset", "synthetic", "--model", "fcn32s", "--output", str(tmp_path / "out")]
-    status, out, _ = run_cli(argv, capsys)
-    assert status == 0
-    path = tmp_path / "out" / "fcn32s-binary-fixed-tiny.json"
-    assert f"Scores written to {path}" in out
-    for label in ("pixel accuracy", "mean accuracy", "mean IU", "frequency weighted IU",
-                  "background", "sign"):
-        assert label in out
-    record = json.loads(path.read_text())
-    assert record["profile"]["name"] == "tiny" and record["dtype_policy"] == "float32"
-    assert set(record["iou"]) == {"background", "sign"} and len(record["history"]["loss"]) == 1
-    # The scores agree with the confusion matrix stored beside them (rows = truth).
-    matrix = np.array(record["confusion_matrix"], dtype=float)
-    masks = np.concatenate([m.numpy().ravel() for _, m in
-                            recipes.make_datasets("binary", TINY_QUICK)["test"]])
-    assert matrix.sum() == np.count_nonzero(masks != 255) and masks.size == 8 * 64 * 64
-    assert record["scores"]["pixel_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
-    iou = np.diag(matrix) / (matrix.sum(0) + matrix.sum(1) - np.diag(matrix))
-    assert record["scores"]["mean_iou"] == pytest.approx(iou.mean())
-    assert [record["iou"]["background"], record["iou"]["sign"]] == pytest.approx(iou)
-    # A second run loads the model from the checkpoint cache and scores it the same.
-    status, out, _ = run_cli(argv, capsys)
-    assert status == 0 and "Loaded fcn32s from cache" in out
-    assert json.loads(path.read_text())["scores"] == record["scores"]
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # No temporary files left.
-
-
-def test_cli_smoke_with_mixed_precision_skips_the_cache(tmp_path, monkeypatch, capsys):
-    # XLA itself is checked on a small model above; compiling a whole FCN with it takes a minute.
-    monkeypatch.setitem(config.PROFILES, "quick", TINY_QUICK)
-    status, out, err = run_cli(["--dataset", "synthetic", "--model", "fcn32s", "--smoke",
-                                "--mixed-precision", "--no-xla",
-                                "--output", str(tmp_path)], capsys)
-    import tensorflow as tf
-
-    gpus = len(tf.config.list_physical_devices("GPU"))
-    assert status == 0 and ("without a GPU or TPU" in err) == (gpus == 0)
-    record = json.loads((tmp_path / "fcn32s-binary-fixed-tiny-mp-smoke.json").read_text())
-    assert record["smoke"] and record["dtype_policy"] == "mixed_float16"
-    assert record["jit_compile"] is False and record["replicas"] == max(1, gpus)
-    assert not config.cache_dir().exists() or not list(config.cache_dir().iterdir())
-    assert keras.mixed_precision.global_policy().name == "float32"
-
-
-def test_cli_voc_without_data_says_where_how_and_what_else(capsys):
-    status, _, err = run_cli(["--dataset", "voc", "--model", "fcn8s"], capsys)
-    assert status == 2
-    data_dir = config.data_dir()
-    assert str(data_dir / "voc" / "VOCdevkit" / "VOC2012") in err
-    assert f"FCN_DATA_DIR={data_dir}" in err
-    assert "--download" in err and "download.download_voc()" in err and "download_sbd()" in err
-    assert "--dataset synthetic" in err and "docs/FULL_PROFILE.md" in err
-
-
-def write_tiny_voc(root, train_stems, val_stems):
-    """A VOCdevkit/VOC2012 tree: random JPEGs, masks with one object ringed by void (255)."""
-    from fcnlib import files
-
-    voc = root / "VOCdevkit" / "VOC2012"
-    rng = np.random.default_rng(0)
-    for index, stem in enumerate(train_stems + val_stems):
-        files.write_image(voc / "JPEGImages" / f"{stem}.jpg",
-                          rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))
-        mask = np.zeros((40, 56), np.uint8)
-        mask[8:30, 10:40] = 255
-        mask[10:28, 12:38] = 1 + index % 20
-        files.write_mask(voc / "SegmentationClass" / f"{stem}.png", mask)
-    lists = voc / "ImageSets" / "Segmentation"
-    lists.mkdir(parents=True)
-    for name, stems in (("train", train_stems), ("val", val_stems)):
-        (lists / f"{name}.txt").write_text("".join(f"{s}\n" for s in stems))
-
-
-def test_cli_runs_the_voc_path_on_a_tiny_copy(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(config.PROFILES, "full", TINY_VOC)
-    write_tiny_voc(config.data_dir() / "voc", [f"2007_{i:06d}" for i in range(6)],
-                   [f"2008_{i:06d}" for i in range(3)])
-    status, out, err = run_cli(["--dataset", "voc", "--model", "fcn32s", "--task", "multiclass",
-                                "--output", str(tmp_path)], capsys)
-    assert status == 0
-    assert "No SBD" in err and "1,464" in err  # Trained on VOC train, and told so.
-    record = json.loads((tmp_path / "fcn32s-multiclass-fixed-tinyvoc.json").read_text())
-    assert list(record["iou"]) == list(config.VOC_CLASSES) and record["dataset"] == "voc"
-    assert np.array(record["confusion_matrix"]).shape == (21, 21)
-    assert "VOC 2012 val" in out and "tvmonitor" in out
-
-
-def test_cli_rejects_arguments_that_do_not_fit(capsys):
-    from fcnlib import cli
-
-    for argv in (["--dataset", "synthetic", "--profile", "full"],
-                 ["--model", "dense", "--task", "multiclass"], ["--epochs", "0"],
-                 ["--model", "fcn4s"]):
-        with pytest.raises(SystemExit) as exit_:
-            cli.main(argv)
-        assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert "goes with --profile quick" in err and "use --task binary" in err
-
-
-def test_python_m_fcnlib_train_shows_help():
-    result = subprocess.run([sys.executable, "-m", "fcnlib.train", "--help"], capture_output=True,
-                            text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    for option in ("--dataset", "--model", "--task", "--schedule", "--upsampling", "--profile",
-                   "--epochs", "--mixed-precision", "--xla", "--output", "FULL_PROFILE.md"):
-        assert option in result.stdout
-
-
-# --- The workflows: CPU tests on every push, the full profile on a self-hosted GPU runner ---
-
-WORKFLOWS = config.REPO_ROOT / ".github" / "workflows"
-
-
-def load_workflow(name):
-    yaml = pytest.importorskip("yaml")
-    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
-    workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads the key `on` as True.
-    return workflow
-
-
-def run_lines(job):
-    return "\n".join(step.get("run", "") for step in job["steps"])
-
-
-def test_cpu_workflow_runs_make_test_on_every_push_in_the_quick_profile():
-    workflow = load_workflow("ci.yml")
-    assert {"push", "pull_request"} <= set(workflow["on"])
-    job = workflow["jobs"]["test"]
-    commands = run_lines(job)
-    if ".ci/run" in commands:  # The CI entry point runs the README's command.
-        commands += (config.REPO_ROOT / ".ci" / "run").read_text()
-    assert "make test" in commands
-    assert job.get("env", {}).get("FCN_PROFILE", "quick") == "quick"
-    assert "FCN_PROFILE=full" not in commands
-
-
-def test_gpu_workflow_runs_the_gpu_profile_on_pushes_and_the_full_one_weekly():
-    workflow = load_workflow("gpu.yml")
-    assert "workflow_dispatch" in workflow["on"] and workflow["on"]["schedule"][0]["cron"]
-    assert workflow["on"]["push"]["branches"] == ["main"]
-    jobs = workflow["jobs"]
-    assert set(jobs) == {"gpu-profile", "full-profile"}
-    for name, profile in (("gpu-profile", "gpu"), ("full-profile", "full")):
-        job = jobs[name]
-        assert set(job["runs-on"]) == {"self-hosted", "gpu"}
-        env = {**workflow.get("env", {}), **job.get("env", {})}
-        assert env["FCN_PROFILE"] == profile and env["TF_EXTRA"] == "gpu"
-        assert "FCN_DATA_DIR" in env and "FCN_CACHE_DIR" in env
-        commands = run_lines(job)
-        assert "\nmake test" in "\n" + commands or "make test\n" in commands
-        # The data are fetched before the tests run, and TensorFlow must see the GPU.
-        assert commands.index("download_voc()") < commands.index("make test")
-        assert "list_physical_devices('GPU')" in commands
-    assert "push" in jobs["gpu-profile"]["if"] and "schedule" in jobs["full-profile"]["if"]
-    assert jobs["gpu-profile"]["timeout-minutes"] <= 60  # The issue's one-hour job.
-    assert "download_sbd()" in run_lines(jobs["full-profile"])
