@@ -403,7 +403,7 @@ def release(paths: list[Path], course: Path = COURSE, timeout: int = CELL_TIMEOU
     handed_out = []
     for path in paths:
         source, released = (course / step / path.stem / path.name for step in ("source", "release"))
-        leaks = leaked(nbformat.read(source, as_version=4), nbformat.read(released, as_version=4))
+        leaks = leaked(nbformat.read(source, as_version=4), nbformat.read(released, as_version=4), handout_url)
         if leaks:
             raise SystemExit(f"{released} still holds instructor-only code: {leaks[:3]}")
         handed_out.append(course / "handout" / path.name)
@@ -412,10 +412,15 @@ def release(paths: list[Path], course: Path = COURSE, timeout: int = CELL_TIMEOU
     return handed_out
 
 
-def leaked(source, released) -> list[str]:
-    """What of the instructor version survives in a student version: markers, solution/hidden lines, badges."""
+def leaked(source, released, handout_url: str | None = None) -> list[str]:
+    """What of the instructor version survives in a student version: markers, solution/hidden lines, badges.
+
+    A badge counts unless it opens the handout's own copy (under `handout_url`, see `handout_badges`).
+    """
     text = "\n".join(cell.source for cell in released.cells)
-    found = [marker for marker in MARKERS if marker in text] + REPOSITORY_BADGE.findall(text)
+    handout = f"https://colab.research.google.com/github/{_github_path(handout_url)}/" if handout_url else None
+    badges = [url for url in REPOSITORY_BADGE.findall(text) if not (handout and url.startswith(handout))]
+    found = [marker for marker in MARKERS if marker in text] + badges
     lines = {line.strip() for line in text.splitlines()}
     return found + sorted(solution_lines(source) & lines)
 

@@ -258,6 +258,9 @@ def test_handout_badges_open_the_handout(course):
     assert classroom.leaked(_read(NOTEBOOKS[0]), released) == []
     released.cells[0].source += "\n\n" + _read(NOTEBOOKS[0]).cells[0].source
     assert classroom.leaked(_read(NOTEBOOKS[0]), released), "a repository badge in the handout went unnoticed"
+    released.cells[0].source = notebook.cells[0].source  # The badge of the handout's own copy is no leak.
+    assert classroom.leaked(_read(NOTEBOOKS[0]), released, url) == []
+    assert classroom.leaked(_read(NOTEBOOKS[0]), released)  # ... unless the release was not made for that URL.
 
 
 def test_leak_check_catches_a_solution_left_in(course):
