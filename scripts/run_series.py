@@ -275,7 +275,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "build" / "series")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     parser.add_argument("--no-record", action="store_true",
-                        help=f"do not write the wall times into {runtimes.RUNTIMES_FILE.relative_to(ROOT)}")
+                        help="do not write the wall times into docs/runtimes.json")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not paths:
