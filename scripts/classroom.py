@@ -270,7 +270,7 @@ def handout_badges(notebook, name: str, handout_url: str | None = None) -> int:
     A badge that opens the repository's notebook on Colab or Binder would give students the instructor
     version with its solutions. With `handout_url`, the GitHub folder where the course publishes its
     handout (https://github.com/OWNER/REPO/blob/BRANCH/FOLDER), the first becomes an "Open In Colab" badge
-    of the handout's copy `name`; without it, a note on how to open the file itself. Others are dropped.
+    of the handout's copy `name`; without it, a note on how to open the file itself. Later ones are dropped.
     """
     if handout_url:
         target = f"https://colab.research.google.com/github/{_github_path(handout_url)}/{name}"
@@ -278,13 +278,16 @@ def handout_badges(notebook, name: str, handout_url: str | None = None) -> int:
     else:
         badge = HANDOUT_NOTE
     replaced = 0
+
+    def swap(match):
+        """The notebook's first badge becomes the handout's; later ones go, with the spaces before them."""
+        nonlocal replaced
+        replaced += 1
+        return match.group(1) + badge if replaced == 1 else ""
+
     for cell in notebook.cells:
-        found = len(REPOSITORY_BADGE.findall(cell.source)) if cell.cell_type == "markdown" else 0
-        if found:
-            seen = []  # The first badge becomes the handout's; later ones go, with the spaces before them.
-            cell.source = re.sub(r"([ \t]*)" + REPOSITORY_BADGE.pattern,
-                                 lambda m: "" if seen.append(m) or len(seen) > 1 else m.group(1) + badge, cell.source)
-            replaced += found
+        if cell.cell_type == "markdown":
+            cell.source = re.sub(r"([ \t]*)" + REPOSITORY_BADGE.pattern, swap, cell.source)
     return replaced
 
 
