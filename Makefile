@@ -62,7 +62,8 @@ clean-cache:
 	rm -rf .cache/fcnlib
 
 # Classroom (docs/INSTRUCTORS.md): student versions, autograding and feedback with nbgrader, in build/classroom/.
-#   make release                            student versions of every notebook (build/classroom/handout/)
+#   make release [HANDOUT_URL=...]          student versions of every notebook (build/classroom/handout/); their
+#                                           badges open HANDOUT_URL's copy (a GitHub folder) or say to upload the file
 #   make autograde SUBMISSIONS=path/to/dir  grade <dir>/<student>/NN_name.ipynb, write grades.csv and feedback
 #   make feedback                           HTML feedback for graded submissions that have none yet
 #   make exercises                          refresh the exercise table in docs/INSTRUCTORS.md
@@ -71,7 +72,7 @@ CLASSROOM ?= build/classroom
 .PHONY: release autograde feedback exercises
 
 release: setup
-	$(BIN)/python scripts/classroom.py release --course $(CLASSROOM)
+	$(BIN)/python scripts/classroom.py release --course $(CLASSROOM) $(if $(HANDOUT_URL),--handout-url "$(HANDOUT_URL)")
 
 autograde: setup
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=path/to/submissions" >&2; exit 2; }

@@ -10,6 +10,12 @@ writes a report (`<output>/report.md`): each notebook's status, wall time, figur
 resident memory and the key numbers its claims asserted. Models trained by an earlier notebook are
 reused by later ones through the checkpoint cache. The exit status is non-zero if any notebook failed.
 
+In the quick profile it also records the wall time of each notebook that ran without error, with the date
+and the machine, in `docs/runtimes.json` (`fcnlib.runtimes`): the one source of the quick runtimes that
+the README and the notebook headers quote (`--no-record` leaves that file alone). After a run whose figures
+changed, regenerate the quoting text and commit it with the file: `tests/test_runtimes.py` names what to
+update.
+
 The kernels run with Matplotlib's inline backend (the one ipykernel picks in JupyterLab), whatever
 ``MPLBACKEND`` the caller has set: a non-interactive backend such as Agg would draw nothing into the
 notebook. Widgets are replaced by one static drawing (``FCN_STATIC_WIDGETS=1``, see
@@ -36,7 +42,7 @@ from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from fcnlib import files  # noqa: E402
+from fcnlib import files, runtimes  # noqa: E402
 
 # The backend ipykernel selects in Jupyter(Lab) when MPLBACKEND is unset: figures go into the outputs.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -252,11 +258,24 @@ def report(results: list[Result], profile: str) -> str:
     return "\n".join(lines)
 
 
+def record_runtimes(results: list[Result], profile: str, path: Path | None = None) -> dict:
+    """Writes the wall seconds of the notebooks that ran without error into the runtimes file (quick only)."""
+    path = runtimes.RUNTIMES_FILE if path is None else path
+    if profile != runtimes.PROFILE or os.environ.get("FCN_SMOKE", "").strip().lower() not in ("", "0", "false", "no"):
+        return {}
+    measured = {result.name[:2]: result.seconds for result in results if result.status == "ok"}
+    if measured:
+        runtimes.record(measured, path)
+    return measured
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb in order")
     parser.add_argument("--output", type=Path, default=ROOT / "build" / "series")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    parser.add_argument("--no-record", action="store_true",
+                        help="do not write the wall times into docs/runtimes.json")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not paths:
@@ -278,6 +297,10 @@ def main(argv=None) -> int:
     with files.atomic_path(args.output / "report.md") as tmp:
         tmp.write_text(report(results, profile), encoding="utf-8")
     print(f"\nExecuted notebooks, HTML pages and report.md are in {args.output}")
+    measured = record_runtimes(results, profile) if not args.no_record else {}
+    if measured:
+        print(f"Quick-profile wall times of {', '.join(sorted(measured))} written to {runtimes.RUNTIMES_FILE}; "
+              "tests/test_runtimes.py names the README rows and headers to update")
     return 1 if any(result.status != "ok" for result in results) else 0
 
 

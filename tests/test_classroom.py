@@ -97,14 +97,46 @@ def test_exercise_metadata_is_valid(path):
     assert len(graded) >= 2, f"{path.name} has {len(graded)} graded exercises; the series asks for at least 2"
     for cell in graded:
         assert cell.metadata["nbgrader"].get("points", 0) > 0, f"{cell.metadata['nbgrader']['grade_id']} has no points"
-        assert cell.metadata["nbgrader"].get("locked"), "graded test cells must be locked"
+        written = cell.metadata["nbgrader"].get("solution")  # A written answer, graded by hand: students edit it.
+        assert cell.metadata["nbgrader"].get("locked") != written, "graded test cells must be locked"
     for cell in cells:
         grade_id = cell.metadata["nbgrader"]["grade_id"]
-        assert re.fullmatch(rf"ex{path.name[:2]}_\d+_(task|solution|tests)", grade_id), grade_id
-        if cell.metadata["nbgrader"].get("solution"):
+        assert re.fullmatch(rf"ex{path.name[:2]}_\d+_(task|solution|tests|answer)", grade_id), grade_id
+        if cell.metadata["nbgrader"].get("solution") and cell.cell_type == "code":
             lines = [line.strip() for line in cell.source.splitlines()]
             assert lines.count(BEGIN_SOLUTION) == lines.count(END_SOLUTION) >= 1, f"{grade_id}: markers missing"
     assert classroom.check_notebook(path) == []
+
+
+def test_exercises_train_models_and_ask_for_explanations():
+    """The series asks for more than formulas: some exercise trains a model, some asks for a written answer."""
+    solutions = [cell for path in NOTEBOOKS for cell in _read(path).cells
+                 if cell.metadata.get("nbgrader", {}).get("solution")]
+    assert any(cell.cell_type == "code" and re.search(r"\.fit\(", "\n".join(_between(cell.source, BEGIN_SOLUTION,
+               END_SOLUTION))) for cell in solutions), "no exercise solution trains a model"
+    answers = [cell for cell in solutions if cell.cell_type == "markdown"]
+    assert answers and all(cell.metadata["nbgrader"]["grade_id"].endswith("_answer") for cell in answers)
+
+
+def _lesson_code(notebook):
+    return {line.strip() for cell in notebook.cells if cell.cell_type == "code" and "nbgrader" not in cell.metadata
+            for line in cell.source.splitlines()}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_lessons_do_not_give_solutions_away(path):
+    """No exercise is a copy of the lesson: most of a solution's lines must not stand in the lesson's code."""
+    notebook = _read(path)
+    lesson = _lesson_code(notebook)
+    for grade_id, cell in _graded_cells(notebook).items():
+        if not grade_id.endswith("_solution"):
+            continue
+        code = [line.strip() for line in _between(cell.source, BEGIN_SOLUTION, END_SOLUTION)]
+        code = [line.split("  #")[0] for line in code if len(line) >= 15 and not line.startswith(("#", "import ", "from "))
+                and not re.fullmatch(r"return \w+", line)]  # Leaves out `return layer` and the like.
+        copied = [line for line in code if line in {lesson_line.split("  #")[0] for lesson_line in lesson}]
+        assert len(copied) < max(2, len(code) / 2), f"{grade_id}: the lesson already holds {copied[:3]}"
+    assert classroom.given_away(notebook) == {}
 
 
 def _broken_copies(tmp_path):
@@ -120,7 +152,15 @@ def _broken_copies(tmp_path):
         keep = lambda c: not c.metadata.get("nbgrader", {}).get("grade_id", "").endswith(("2_tests", "3_tests"))
         notebook.cells = [c for c in notebook.cells if keep(c)]
 
+    def give_away(cells, notebook):
+        """Writes exercise 2's solution into a lesson cell, with other comments and line breaks."""
+        block = "\n".join(_between(cells["ex03_2_solution"].source, BEGIN_SOLUTION, END_SOLUTION))
+        lesson_copy = "def counts(kernel, stride):\n" + block.replace("  #", "  # (lesson)").replace(
+            "np.outer(per_axis, per_axis)", "np.outer(\n        per_axis,\n        per_axis)")
+        notebook.cells.insert(5, nbformat.v4.new_code_cell(lesson_copy))
+
     cases = {
+        "given_away": (give_away, "already hold the solution of ex03_2_solution"),
         "end_marker": (lambda cells, nb: setattr(cells["ex03_1_solution"], "source",
                                                 cells["ex03_1_solution"].source.replace(END_SOLUTION, "")), "BEGIN SOLUTION"),
         "duplicate": (lambda cells, nb: cells["ex03_2_tests"].metadata["nbgrader"].update(grade_id="ex03_1_tests"),
@@ -173,6 +213,12 @@ def test_release_strips_solutions_and_hidden_tests(course, path):
                   + _between(cell.source, BEGIN_HIDDEN, END_HIDDEN)} - public - {""}
         leaks = sorted(secret & released_lines)
         assert not leaks, f"{grade_id}: instructor-only lines leaked: {leaks[:3]}"
+        if grade_id.endswith("_answer"):  # A written answer: nbgrader leaves students an empty answer cell.
+            assert student.source.strip() == classroom.TEXT_STUB and student.cell_type == "markdown", grade_id
+            assert not student.metadata["nbgrader"]["locked"] and student.metadata["nbgrader"]["points"] > 0
+            answer = {line.strip() for line in cell.source.splitlines()} - public - {""}
+            assert not answer & released_lines, f"{grade_id}: the model answer leaked"
+            continue
         if cell.metadata["nbgrader"].get("solution"):
             assert student.source.count(STUB) == cell.source.count(BEGIN_SOLUTION), f"{grade_id}: no nbgrader stub"
         if cell.metadata["nbgrader"].get("grade"):
@@ -182,8 +228,39 @@ def test_release_strips_solutions_and_hidden_tests(course, path):
             assert student.metadata["nbgrader"]["points"] == cell.metadata["nbgrader"]["points"]
             assert student.metadata.get("editable") is False, f"{grade_id}: test cells are read-only for students"
     lesson = [cell.source for cell in source.cells if "nbgrader" not in cell.metadata]
-    assert lesson == [cell.source for cell in released.cells if "nbgrader" not in cell.metadata]
+    handout = [cell.source for cell in released.cells if "nbgrader" not in cell.metadata]
+    changed = [i for i, (a, b) in enumerate(zip(lesson, handout)) if a != b]
+    assert len(lesson) == len(handout) and changed == [0], "only the title cell (its badge) may change"
+    assert _badge_links(handout[0]) == [] and classroom.HANDOUT_NOTE in handout[0], "the handout's title badge"
+    assert _badge_links(lesson[0]), f"{path.name}: the instructor version has an Open-in-Colab badge"
+    assert handout[0].replace(classroom.HANDOUT_NOTE, "") == re.sub(r" ?\[!\[.*?\]\(.*?\)\]\(.*?\)", "", lesson[0])
     assert (course / "handout" / path.name).read_bytes() == (course / "release" / path.stem / path.name).read_bytes()
+
+
+def _badge_links(text):
+    """Links that open a notebook of the repository on Colab or Binder (an independent pattern)."""
+    return re.findall(r"https://(?:colab\.research\.google\.com/github|mybinder\.org/v2/gh)/\S+?\.ipynb", text)
+
+
+def test_handout_badges_open_the_handout(course):
+    for path in NOTEBOOKS:
+        text = (course / "handout" / path.name).read_text(encoding="utf-8")
+        assert _badge_links(text) == [], f"{path.name}: a badge opens the instructor version"
+    notebook = _read(NOTEBOOKS[0])
+    url = "https://github.com/school/fcn-course/blob/2026/handout"
+    assert classroom.handout_badges(notebook, NOTEBOOKS[0].name, url) == 1
+    assert _badge_links(notebook.cells[0].source) == [
+        f"https://colab.research.google.com/github/school/fcn-course/blob/2026/handout/{NOTEBOOKS[0].name}"]
+    with pytest.raises(SystemExit, match="not-a-url"):
+        classroom.handout_badges(_read(NOTEBOOKS[0]), NOTEBOOKS[0].name, "not-a-url")
+    # A badge left in a student version counts as a leak for the release's own check.
+    released = _read(course / "handout" / NOTEBOOKS[0].name)
+    assert classroom.leaked(_read(NOTEBOOKS[0]), released) == []
+    released.cells[0].source += "\n\n" + _read(NOTEBOOKS[0]).cells[0].source
+    assert classroom.leaked(_read(NOTEBOOKS[0]), released), "a repository badge in the handout went unnoticed"
+    released.cells[0].source = notebook.cells[0].source  # The badge of the handout's own copy is no leak.
+    assert classroom.leaked(_read(NOTEBOOKS[0]), released, url) == []
+    assert classroom.leaked(_read(NOTEBOOKS[0]), released)  # ... unless the release was not made for that URL.
 
 
 def test_leak_check_catches_a_solution_left_in(course):

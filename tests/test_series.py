@@ -80,12 +80,19 @@ def test_series_pages_hold_every_figure_the_notebook_draws(tmp_path, monkeypatch
     monkeypatch.setenv("IPYTHONDIR", str(ipython_dir))
     monkeypatch.setenv("FCN_TEST_KERNEL_LOG", str(log))
     monkeypatch.setenv("MPLBACKEND", "Agg")  # As `make test` sets it: it must not reach the kernel.
+    monkeypatch.setenv("FCN_PROFILE", "quick")
+    measured = tmp_path / "runtimes.json"  # Not the repository's docs/runtimes.json.
+    monkeypatch.setattr(run_series.runtimes, "RUNTIMES_FILE", measured)
     output = tmp_path / "series"
     previous_umask = os.umask(0o022)
     try:
         assert run_series.main([str(NOTEBOOK), "--output", str(output), "--timeout", "300"]) == 0
     finally:
         os.umask(previous_umask)
+
+    # The measured wall time went into the runtimes file, with the date and the machine.
+    entry = json.loads(measured.read_text())["notebooks"][NOTEBOOK.name[:2]]
+    assert 0 < entry["seconds"] < 300 and entry["date"] and "cores" in entry["machine"]
 
     records = [json.loads(line) for line in log.read_text().splitlines()]
     created = {}
