@@ -14,7 +14,8 @@ its ResNet-101 variant.
 513-pixel crops, whose 1/16 feature map is 33 cells wide. On a 96-pixel image that map is 6 cells,
 and a 3x3 kernel dilated by 12 or 18 would reach only zero padding beyond its centre: every branch
 would degenerate into a 1x1 convolution. :func:`atrous_rates` keeps the rates' share of the feature
-map instead: ``round(rate * image_size / 513)``, at least 1 (96 px: 1, 2, 3; 224 px: 3, 5, 8).
+map instead: ``round(rate * image_size / 513)``, at least 1 and each above the one before, so the
+three branches stay distinct (96 px: 1, 2, 3; 224 px: 3, 5, 8).
 
 Example:
 
@@ -44,7 +45,10 @@ def atrous_rates(image_size=None) -> tuple:
         return PAPER_RATES
     if not image_size >= 1:
         raise ValueError(f"image_size must be a positive number of pixels; got {image_size!r}.")
-    return tuple(max(1, round(rate * image_size / PAPER_CROP)) for rate in PAPER_RATES)
+    rates = []
+    for rate in PAPER_RATES:  # Rounded, at least 1, and each above the last: three distinct branches.
+        rates.append(max(round(rate * image_size / PAPER_CROP), rates[-1] + 1 if rates else 1))
+    return tuple(rates)
 
 
 @keras.saving.register_keras_serializable(package="fcnlib")
@@ -72,7 +76,7 @@ def _conv_bn_relu(x, filters, kernel, name, dilation=1):
 
 
 def deeplabv3_plus(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, rates=None,
-                   image_size=None):
+                   image_size=None, blocks=None):
     """Builds DeepLabv3+ with a ResNet50 encoder (output stride 16) and the 4x decoder.
 
     Args:
@@ -84,6 +88,7 @@ def deeplabv3_plus(num_classes, input_shape=(None, None, 3), weights=None, width
         rates: The three ASPP dilation rates; None scales the paper's (6, 12, 18) to the image
             (:func:`atrous_rates` of ``image_size``, else of ``input_shape``'s height, else 513).
         image_size: The training images' side, used when ``input_shape`` leaves it open.
+        blocks: Bottleneck blocks per stage (see :func:`resnet.resnet50_trunk`); None = ResNet50.
 
     Returns:
         A ``keras.Model`` named ``"deeplabv3_plus"``; layers ``aspp_*``, ``decoder_*``, ``score``,
@@ -98,13 +103,13 @@ def deeplabv3_plus(num_classes, input_shape=(None, None, 3), weights=None, width
     if int(num_classes) != num_classes or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}.")
     rates = tuple(rates) if rates is not None else atrous_rates(image_size or input_shape[0])
-    if len(rates) != 3 or any(int(r) != r or r < 1 for r in rates):
-        raise ValueError(f"rates must be three positive integers; got {rates!r}.")
+    if len(rates) != 3 or len(set(rates)) != 3 or any(int(r) != r or r < 1 for r in rates):
+        raise ValueError(f"rates must be three distinct positive integers; got {rates!r}.")
     channels = max(1, int(ASPP_CHANNELS * width))
     inputs = keras.Input(input_shape, name="image")
     padded = layers.PadToMultiple(32, name="pad")(inputs)  # 1/1, sides a multiple of 32
-    taps = resnet.resnet50_trunk(padded, width, output_stride=16)
-    features, low = taps["conv5_block3_out"], taps["conv2_block3_out"]  # 1/16 (atrous), 1/4
+    taps = resnet.resnet50_trunk(padded, width, output_stride=16, blocks=blocks)
+    features, low = taps[32], taps[4]  # 1/16 (atrous conv5), 1/4
     branches = [_conv_bn_relu(features, channels, 1, "aspp_conv1x1")]  # 1/16
     for rate in rates:
         branches.append(_conv_bn_relu(features, channels, 3, f"aspp_conv_rate{rate}", rate))
@@ -125,3 +130,10 @@ def deeplabv3_plus(num_classes, input_shape=(None, None, 3), weights=None, width
     model = keras.Model(inputs, outputs, name="deeplabv3_plus")
     resnet.load_resnet50_weights(model, weights)
     return model
+
+
+def for_profile(profile, num_classes=2) -> keras.Model:
+    """The DeepLabv3+ a profile trains, rates scaled to its images (see :func:`resnet.for_profile`)."""
+    imagenet = profile.backbone_weights == "imagenet"
+    return deeplabv3_plus(num_classes, weights="imagenet" if imagenet else None,
+                          width=1.0 if imagenet else profile.width, image_size=profile.image_size)

@@ -34,8 +34,6 @@ from fcnlib import layers
 # (filters of the bottleneck, blocks) of ResNet50's four residual stages, conv2 ... conv5.
 RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))
 BN_EPSILON = 1.001e-5  # As keras.applications.ResNet50.
-# The tensors an FCN or DeepLab taps, by stride: the last block of each stage.
-TAPS = {"conv2_block3_out": 4, "conv3_block4_out": 8, "conv4_block6_out": 16, "conv5_block3_out": 32}
 
 
 def _scaled(channels, width):
@@ -62,7 +60,7 @@ def _bottleneck(x, filters, name, strides=1, dilation=1, shortcut_conv=False):
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def resnet50_trunk(inputs, width: float = 1.0, output_stride: int = 32) -> dict:
+def resnet50_trunk(inputs, width: float = 1.0, output_stride: int = 32, blocks=None) -> dict:
     """Applies ResNet50's stem and four residual stages to ``inputs``.
 
     Args:
@@ -71,11 +69,14 @@ def resnet50_trunk(inputs, width: float = 1.0, output_stride: int = 32) -> dict:
         width: Multiplier on every layer's channels (1.0 = ResNet50, 2048 output channels).
         output_stride: 32 (ResNet50) or 16: the conv5 stage keeps 1/16 and dilates its 3x3
             convolutions by 2 instead (DeepLab's atrous trunk, same weights).
+        blocks: Bottleneck blocks per stage; None = ResNet50's (3, 4, 6, 3). Fewer, e.g.
+            ``(1, 1, 1, 1)``, keep the strides, channels and layer names (the first blocks of
+            ResNet50's) but train and trace much faster: the quick profile's CPU choice.
 
     Returns:
-        A dict of the stage outputs (:data:`TAPS`): ``"conv2_block3_out"`` (1/4),
-        ``"conv3_block4_out"`` (1/8), ``"conv4_block6_out"`` (1/16) and ``"conv5_block3_out"``
-        (1/32, or 1/16 with ``output_stride=16``).
+        A dict of each stage's output under its stride: ``4`` (the last block of conv2), ``8``
+        (conv3), ``16`` (conv4) and ``32`` (conv5; 1/16 with ``output_stride=16``), and under its
+        layer name (``"conv2_block3_out"`` ... ``"conv5_block3_out"`` in ResNet50).
 
     Example:
 
@@ -93,15 +94,18 @@ def resnet50_trunk(inputs, width: float = 1.0, output_stride: int = 32) -> dict:
     x = keras.layers.Activation("relu", name="conv1_relu")(x)
     x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)  # 1/4
+    blocks = tuple(blocks) if blocks is not None else tuple(n for _, n in RESNET50_STAGES)
+    if len(blocks) != 4 or any(int(n) != n or n < 1 for n in blocks):
+        raise ValueError(f"blocks must be four positive integers, one per stage; got {blocks!r}.")
     taps = {}
-    for stage, (filters, blocks) in enumerate(RESNET50_STAGES, start=2):
+    for stage, ((filters, _), count) in enumerate(zip(RESNET50_STAGES, blocks), start=2):
         atrous = output_stride == 16 and stage == 5
         strides = 1 if stage == 2 or atrous else 2  # 1/4, 1/8, 1/16, 1/32 (or 1/16, dilated)
-        for block in range(1, blocks + 1):
+        for block in range(1, count + 1):
             x = _bottleneck(x, _scaled(filters, width), f"conv{stage}_block{block}",
                             strides=strides if block == 1 else 1, dilation=2 if atrous else 1,
                             shortcut_conv=block == 1)
-        taps[f"conv{stage}_block{blocks}_out"] = x
+        taps[f"conv{stage}_block{count}_out"] = taps[2 ** stage] = x
     return taps
 
 
@@ -175,7 +179,8 @@ def _zero_score(x, num_classes, name):
     return keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros", name=name)(x)
 
 
-def fcn_resnet50(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, skips=False):
+def fcn_resnet50(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, skips=False,
+                 blocks=None):
     """Builds d2l's FCN: ResNet50, a 1x1 class-score layer, one 32x bilinear transposed convolution.
 
     The model of d2l's FCN chapter (https://d2l.ai/chapter_computer-vision/fcn.html): the ResNet
@@ -192,6 +197,7 @@ def fcn_resnet50(num_classes, input_shape=(None, None, 3), weights=None, width=1
         weights: ResNet50 weights for the trunk, see :func:`load_resnet50_weights`.
         width: Channel multiplier of the trunk (1.0 = ResNet50).
         skips: Add the conv4 and conv3 skip scores (FCN-8s style).
+        blocks: Bottleneck blocks per stage (see :func:`resnet50_trunk`); None = ResNet50.
 
     Returns:
         A ``keras.Model`` named ``"fcn_resnet50"`` (``"fcn8s_resnet50"`` with skips) with output
@@ -207,15 +213,15 @@ def fcn_resnet50(num_classes, input_shape=(None, None, 3), weights=None, width=1
         raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}.")
     inputs = keras.Input(input_shape, name="image")
     padded = layers.PadToMultiple(32, name="pad")(inputs)  # 1/1, sides a multiple of 32
-    taps = resnet50_trunk(padded, width)
-    score = keras.layers.Conv2D(num_classes, 1, name="score")(taps["conv5_block3_out"])  # 1/32
+    taps = resnet50_trunk(padded, width, blocks=blocks)
+    score = keras.layers.Conv2D(num_classes, 1, name="score")(taps[32])  # 1/32
     if skips:
         x = layers.upsample_layer(num_classes, 2, "learned", name="upscore2")(score)  # 1/16
         x = keras.layers.Add(name="fuse_conv4")(
-            [x, _zero_score(taps["conv4_block6_out"], num_classes, "score_conv4")])  # 1/16
+            [x, _zero_score(taps[16], num_classes, "score_conv4")])  # 1/16
         x = layers.upsample_layer(num_classes, 2, "learned", name="upscore_conv4")(x)  # 1/8
         x = keras.layers.Add(name="fuse_conv3")(
-            [x, _zero_score(taps["conv3_block4_out"], num_classes, "score_conv3")])  # 1/8
+            [x, _zero_score(taps[8], num_classes, "score_conv3")])  # 1/8
         up = layers.upsample_layer(num_classes, 8, "learned", name="upscore")(x)  # 1/1
     else:
         up = layers.upsample_layer(num_classes, 32, "learned", name="upscore")(score)  # 1/1
@@ -223,3 +229,11 @@ def fcn_resnet50(num_classes, input_shape=(None, None, 3), weights=None, width=1
     model = keras.Model(inputs, outputs, name="fcn8s_resnet50" if skips else "fcn_resnet50")
     load_resnet50_weights(model, weights)
     return model
+
+
+def for_profile(profile, num_classes=2, skips=False) -> keras.Model:
+    """The ResNet50 FCN a profile trains: full ResNet50 with ImageNet weights when the profile's
+    VGG16 is ImageNet's, else ``profile.width`` with random weights (no synthetic ResNet ships)."""
+    imagenet = profile.backbone_weights == "imagenet"
+    return fcn_resnet50(num_classes, weights="imagenet" if imagenet else None,
+                        width=1.0 if imagenet else profile.width, skips=skips)

@@ -113,8 +113,11 @@ def test_atrous_rates_keep_their_share_of_the_feature_map():
     assert deeplab.atrous_rates(None) == (6, 12, 18)
     assert deeplab.atrous_rates(96) == (1, 2, 3)
     assert deeplab.atrous_rates(224) == (3, 5, 8)
+    assert deeplab.atrous_rates(32) == (1, 2, 3)  # Distinct branches even on tiny images.
     with pytest.raises(ValueError, match="rates"):
         deeplab.deeplabv3_plus(3, width=TINY, rates=(6, 12))
+    with pytest.raises(ValueError, match="distinct"):
+        deeplab.deeplabv3_plus(3, width=TINY, rates=(1, 1, 2))
 
 
 def test_deeplab_saves_and_reloads(tmp_path):
@@ -129,3 +132,14 @@ def test_pad_and_crop_come_from_fcnlib_layers():
     model = resnet.fcn_resnet50(3, width=TINY)
     assert isinstance(model.get_layer("pad"), layers.PadToMultiple)
     assert isinstance(model.get_layer("crop"), layers.CropToMatch)
+
+
+def test_for_profile_builds_the_profiles_models_without_imagenet_weights():
+    import dataclasses
+
+    from fcnlib import config
+
+    profile = dataclasses.replace(config.QUICK, width=TINY)
+    fcn, dl = resnet.for_profile(profile, 2), deeplab.for_profile(profile, 2)
+    assert fcn.get_layer("conv1_conv").filters == 4 and dl.output_shape == (None, None, None, 2)
+    assert dl.get_layer("aspp_conv_rate3").dilation_rate == (3, 3)  # Rates for 96-pixel scenes.
