@@ -19,6 +19,9 @@ The copied recipes, rebuilt on our backbone and data (same trunk, same pretraine
   pixels and resized to 96, images and masks alike, the masks' fractions cut to integers.
 - ``d2l FCN``: trunk -> 1x1 conv -> one ``Conv2DTranspose(k64, s32)`` initialised bilinear,
   everything trained (d2l uses ResNet-18/50; no fc6/fc7).
+- ``ResNet50 FCN (d2l)`` and ``DeepLabv3+ (ResNet50)``: :func:`fcnlib.resnet.fcn_resnet50` and
+  :func:`fcnlib.deeplab.deeplabv3_plus` (``for_profile``): ImageNet ResNet50 where the profile's VGG16
+  is ImageNet's, else random weights at the profile's width (notebook 08).
 - ``TF1 blog FCN-8s``: 1x1 convs on pool3, pool4 and fc7, transposed convs k4 s2, k4 s2, k16 s8,
   all randomly initialised (normal, std 0.01) with an L2 penalty of 1e-3, dropout 0.5, Adam 1e-3.
 
@@ -38,7 +41,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import config, files, layers, metrics, models, pipeline, recipes, synthetic, train
+from fcnlib import (config, deeplab, files, layers, metrics, models, pipeline, recipes, resnet,
+                    synthetic, train)
 
 SERIES = [  # (row name, recipes.train_model arguments)
     ("dense baseline", ("dense",)), ("FCN-32s fixed", ("fcn32s",)),
@@ -147,7 +151,8 @@ def model_table(profile, epochs):
         rows.append(_row(name, model, time.perf_counter() - start, data))
         print(f"  {name}: {rows[-1][2]:.0f} s", flush=True)
     for name, build_fn in [("keras.io FCN-8S", keras_io_fcn8s), ("d2l FCN", d2l_fcn),
-                           ("TF1 blog FCN-8s", tf1_blog_fcn8s)]:
+                           ("TF1 blog FCN-8s", tf1_blog_fcn8s), ("ResNet50 FCN (d2l)", resnet.for_profile),
+                           ("DeepLabv3+ (ResNet50)", deeplab.for_profile)]:
         start = time.perf_counter()
         model = _copied(build_fn.__name__, build_fn, profile, data, epochs)
         rows.append(_row(name, model, time.perf_counter() - start, data))
