@@ -50,6 +50,7 @@ NOTEBOOK_RECIPES = {
            ("fcn32s", "binary", "random", "staged"), ("fcn16s", "binary", "fixed", "staged"),
            ("fcn8s", "binary", "fixed", "staged"), ("fcn8s", "binary", "fixed", "at_once")),
     "07": (),
+    "08": (),
 }
 STAGED_FROM = {"fcn16s": "fcn32s", "fcn8s": "fcn16s"}
 STAGED_EPOCH_SHARE = 0.5  # As recipes.STAGED_EPOCH_SHARE (kept here so budget imports no TensorFlow).
@@ -160,7 +161,7 @@ def notebook_flops(notebook: str, profile, cached: bool = False) -> float:
     """Training and scoring FLOPs of one notebook.
 
     Args:
-        notebook: ``"00"`` ... ``"07"``.
+        notebook: ``"00"`` ... ``"08"``.
         profile: A profile name or :class:`config.Profile`.
         cached: True when the models of earlier notebooks come from the checkpoint cache (one
             runtime for the whole series, or the cache on Google Drive); False counts a fresh
