@@ -61,16 +61,21 @@ def _share(count, total):
 
 # What a backbone's weights expect as input: (what the values look like, how to produce them).
 PREPROCESSING = {
-    "caffe": ("caffe-style input: RGB->BGR, 0..255, ImageNet mean subtracted, so values span about "
-              "[-124, 152] (VGG16, ResNet50/101/152 v1)",
-              "Feed pipeline.preprocess_vgg16(uint8_images) (the same as "
-              "keras.applications.vgg16.preprocess_input and resnet50.preprocess_input) and nothing "
-              "else."),
-    "tf": ("input scaled to [-1, 1] (x / 127.5 - 1: Xception, ResNet-v2, MobileNetV2, Inception)",
-           "Feed keras.applications.xception.preprocess_input(uint8_images), i.e. x / 127.5 - 1."),
-    "torch": ("torch-style input: 0..1, then ImageNet mean/std per channel, so values span about "
-              "[-2.1, 2.6] (DenseNet, torchvision models)",
-              "Feed keras.applications.densenet.preprocess_input(uint8_images)."),
+    "caffe": (
+        ("caffe-style input: RGB->BGR, 0..255, ImageNet mean subtracted, so values span about "
+         "[-124, 152] (VGG16, ResNet50/101/152 v1)"),
+        ("Feed pipeline.preprocess_vgg16(uint8_images) (the same as keras.applications.vgg16."
+         "preprocess_input and resnet50.preprocess_input) and nothing else."),
+    ),
+    "tf": (
+        "input scaled to [-1, 1] (x / 127.5 - 1: Xception, ResNet-v2, MobileNetV2, Inception)",
+        "Feed keras.applications.xception.preprocess_input(uint8_images), i.e. x / 127.5 - 1.",
+    ),
+    "torch": (
+        ("torch-style input: 0..1, then ImageNet mean/std per channel, so values span about "
+         "[-2.1, 2.6] (DenseNet, torchvision models)"),
+        "Feed keras.applications.densenet.preprocess_input(uint8_images).",
+    ),
 }
 
 

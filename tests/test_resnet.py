@@ -43,9 +43,9 @@ def test_builders_carry_keras_resnet50_layer_names_at_width_one(keras_resnet50, 
     expected = _trunk_names(keras_resnet50)
     assert len(expected) == 174
     assert expected <= _trunk_names(model)
-    for name in ("conv1_conv", "conv3_block1_0_conv", "conv5_block3_3_bn"):
-        assert [w.shape for w in model.get_layer(name).weights] == \
-            [w.shape for w in keras_resnet50.get_layer(name).weights]
+    for layer in ("conv1_conv", "conv3_block1_0_conv", "conv5_block3_3_bn"):
+        assert [w.shape for w in model.get_layer(layer).weights] == \
+            [w.shape for w in keras_resnet50.get_layer(layer).weights]
 
 
 def test_saved_resnet50_weights_load_by_name_and_give_the_same_features(keras_resnet50, loaded):
