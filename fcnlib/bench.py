@@ -14,6 +14,10 @@ report. The result is one markdown file; the README shows the latest.
 The copied recipes (keras.io, d2l, the TF1 blog) are built and trained by :mod:`fcnlib.published`,
 which names their sources; this module only times and scores them.
 
+The ResNet50 FCN (d2l's head) and DeepLabv3+ rows are :func:`fcnlib.resnet.for_profile` and
+:func:`fcnlib.deeplab.for_profile`: ImageNet ResNet50 where the profile's VGG16 is ImageNet's,
+else random weights at the profile's width (notebook 08).
+
 Introduced in README.md (Benchmarks).
 """
 
@@ -34,6 +38,7 @@ from fcnlib import config, files, metrics, models, pipeline, published, recipes
 
 PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, each trained its own way.
     ("keras.io FCN-8S", "keras_io_fcn8s"), ("d2l FCN", "d2l_fcn"), ("TF1 blog FCN-8s", "tf1_blog_fcn8s"),
+    ("ResNet50 FCN (d2l)", "resnet50_fcn"), ("DeepLabv3+ (ResNet50)", "deeplabv3_plus"),
 ]
 SERIES = [  # (row name, recipes.train_model arguments)
     ("dense baseline", ("dense",)), ("FCN-32s fixed", ("fcn32s",)),

@@ -50,6 +50,7 @@ NOTEBOOK_RECIPES = {
            ("fcn32s", "binary", "random", "staged"), ("fcn16s", "binary", "fixed", "staged"),
            ("fcn8s", "binary", "fixed", "staged"), ("fcn8s", "binary", "fixed", "at_once")),
     "07": (),
+    "08": (),
 }
 # Notebooks that read the profile's dataset (and so need VOC in the gpu and full profiles), and
 # those that build models from the profile's backbone (and so need the ImageNet weights there).
@@ -165,7 +166,7 @@ def notebook_flops(notebook: str, profile, cached: bool = False) -> float:
     """Training and scoring FLOPs of one notebook.
 
     Args:
-        notebook: ``"00"`` ... ``"07"``.
+        notebook: ``"00"`` ... ``"08"``.
         profile: A profile name or :class:`config.Profile`.
         cached: True when the models of earlier notebooks come from the checkpoint cache (one
             runtime for the whole series, or the cache on Google Drive); False counts a fresh

@@ -3,9 +3,12 @@
 Each check looks at your own data or model and returns a list of :class:`Finding` (empty when all
 is well); :func:`report` prints them. The checks are:
 
-- :func:`check_data`: input value range against VGG16's caffe preprocessing, mask values outside
-  the classes (bilinear resizing), 0/255 binary masks, void pixels, the background share.
-- :func:`check_one_hot`: void 255 leaking into one-hot targets (256 columns, or all-zero rows).
+- :func:`check_data`: input value range against the backbone's preprocessing (caffe for VGG16 and
+  ResNet50, [-1, 1] for Xception and ResNet-v2, mean/std; :func:`expected_preprocessing` reads it
+  from the model), mask values outside the classes (bilinear resizing), 0/255 binary masks, void
+  pixels, the background share.
+- :func:`check_one_hot`: void 255 leaking into one-hot targets (256 columns, all-zero rows, or 255
+  written into the targets of void pixels).
 - :func:`check_model`: softmax/sigmoid output with a ``from_logits=True`` loss (and logits with a
   probability loss), Keras ``MeanIoU`` fed probabilities, trainable BatchNorm inside a frozen
   backbone, ``trainable`` changed after training started without compiling again, nothing to
@@ -56,14 +59,62 @@ def _share(count, total):
     return f"{count / max(total, 1):.1%}"
 
 
-def check_data(images, masks, num_classes, ignore_label=config.IGNORE_LABEL) -> list[Finding]:
+# What a backbone's weights expect as input: (what the values look like, how to produce them).
+PREPROCESSING = {
+    "caffe": (
+        ("caffe-style input: RGB->BGR, 0..255, ImageNet mean subtracted, so values span about "
+         "[-124, 152] (VGG16, ResNet50/101/152 v1)"),
+        ("Feed pipeline.preprocess_vgg16(uint8_images) (the same as keras.applications.vgg16."
+         "preprocess_input and resnet50.preprocess_input) and nothing else."),
+    ),
+    "tf": (
+        "input scaled to [-1, 1] (x / 127.5 - 1: Xception, ResNet-v2, MobileNetV2, Inception)",
+        "Feed keras.applications.xception.preprocess_input(uint8_images), i.e. x / 127.5 - 1.",
+    ),
+    "torch": (
+        ("torch-style input: 0..1, then ImageNet mean/std per channel, so values span about "
+         "[-2.1, 2.6] (DenseNet, torchvision models)"),
+        "Feed keras.applications.densenet.preprocess_input(uint8_images).",
+    ),
+}
+
+
+def expected_preprocessing(model):
+    """The input a model's backbone was trained on, read from Keras' layer names.
+
+    Returns ``"caffe"`` for VGG16/19 and ResNet v1 (``keras.applications`` or fcnlib's trunks),
+    ``"tf"`` ([-1, 1]) for Xception, ResNet-v2 and MobileNetV2, ``"torch"`` (mean/std) for DenseNet,
+    and None when the names tell nothing (a model of your own).
+
+    Example:
+
+    >>> diagnose.expected_preprocessing(keras.applications.Xception(weights=None))  # doctest: +SKIP
+    'tf'
+    """
+    names = {layer.name for layer in _walk(model)}
+    if any(name.endswith("_preact_bn") or "sepconv" in name or name.startswith("expanded_conv")
+           for name in names):
+        return "tf"  # ResNet-v2's pre-activation BN, Xception's separable convs, MobileNetV2.
+    if "pool2_conv" in names:
+        return "torch"  # DenseNet's first transition layer.
+    if "conv2_block1_0_conv" in names or {"block1_conv1", "block5_conv3"} <= names:
+        return "caffe"
+    return None
+
+
+def check_data(images, masks, num_classes, ignore_label=config.IGNORE_LABEL,
+               preprocessing="caffe") -> list[Finding]:
     """Checks the arrays you feed the model: image value range, mask values, void, background share.
 
     Args:
         images: The model's input batch (N, H, W, 3), after your preprocessing.
-        masks: Class indices (N, H, W) or (N, H, W, 1); one-hot targets go to :func:`check_one_hot`.
+        masks: Class indices (N, H, W) or (N, H, W, 1), or one-hot targets (N, H, W, K), which
+            :func:`check_one_hot` checks.
         num_classes: Number of classes the model predicts (1 = one sigmoid channel, labels {0, 1}).
         ignore_label: The void value.
+        preprocessing: What the backbone expects, a key of :data:`PREPROCESSING` (``"caffe"``,
+            ``"tf"`` for [-1, 1], ``"torch"``; :func:`expected_preprocessing` reads it from a
+            model), or None to skip the input check.
 
     Returns:
         A list of findings; empty when nothing looks wrong.
@@ -73,33 +124,55 @@ def check_data(images, masks, num_classes, ignore_label=config.IGNORE_LABEL) -> 
     >>> findings = diagnose.check_data(x_train[:16], y_train[:16], num_classes=2)  # doctest: +SKIP
     >>> diagnose.report(findings)  # doctest: +SKIP
     """
+    if preprocessing is not None and preprocessing not in PREPROCESSING:
+        raise ValueError(f"Unknown preprocessing {preprocessing!r}; choose one of "
+                         f"{sorted(PREPROCESSING)} or None.")
     images, masks = np.asarray(images), np.asarray(masks)
+    inputs = _check_inputs(images, preprocessing) if preprocessing else []
     if masks.ndim == images.ndim and masks.shape[-1] > 1:
-        return check_one_hot(masks, num_classes, ignore_label)
+        return inputs + check_one_hot(masks, num_classes, ignore_label)
     if masks.ndim == images.ndim:
         masks = masks[..., 0]
     if images.ndim != 4 or masks.shape != images.shape[:3]:
         raise ValueError(f"Expected images (N, H, W, C) and masks (N, H, W); got {images.shape} "
                          f"and {masks.shape}.")
-    return _check_inputs(images) + _check_masks(masks, max(int(num_classes), 2), ignore_label)
+    return inputs + _check_masks(masks, max(int(num_classes), 2), ignore_label)
 
 
-def _check_inputs(images):
-    low, high = float(images.min()), float(images.max())
-    seen = f"Input values span [{low:.3g}, {high:.3g}] ({images.dtype})."
-    wanted = ("The VGG16 backbone was trained on caffe-preprocessed input: RGB->BGR, 0..255, "
-              "ImageNet mean subtracted, so values span about [-124, 152].")
-    fix = ("Feed pipeline.preprocess_vgg16(uint8_images) (the same as "
-           "keras.applications.vgg16.preprocess_input) and nothing else.")
-    if high - low < 20 and (low < 0 or high <= 1.0):
-        kind = "[0, 1]" if low >= 0 else "already centred and scaled (e.g. [-1, 1] or mean/std)"
-        return [Finding("input_range", seen, f"Images are {kind}: about 100x too small. {wanted} "
-                        "The pretrained filters see an almost uniform image, and features carry "
-                        "no signal.", fix, "error")]
+def _input_kind(low, high):
+    """Names the preprocessing a batch's value range looks like."""
     if low >= 0:
-        return [Finding("input_range", seen, "Images are raw 0..255 pixels, not mean-subtracted "
+        return "unit" if high <= 1.0 else "raw"
+    if high - low >= 20:
+        return "caffe"
+    return "tf" if low >= -1.001 and high <= 1.001 else "torch"
+
+
+_KIND_WORDS = {"unit": "[0, 1]", "raw": "raw 0..255 pixels", "caffe": "caffe-style (mean-subtracted "
+               "0..255)", "tf": "already centred and scaled to [-1, 1]",
+               "torch": "already centred and scaled (mean/std)"}
+
+
+def _check_inputs(images, preprocessing="caffe"):
+    low, high = float(images.min()), float(images.max())
+    kind = _input_kind(low, high)
+    if kind == preprocessing:
+        return []
+    seen = f"Input values span [{low:.3g}, {high:.3g}] ({images.dtype})."
+    wanted, fix = PREPROCESSING[preprocessing]
+    wanted = f"The backbone was trained on {wanted}."
+    if preprocessing == "caffe" and kind == "raw":
+        return [Finding("input_range", seen, f"Images are raw 0..255 pixels, not mean-subtracted "
                         f"BGR. {wanted}", fix, "warning")]
-    return []
+    if {kind, preprocessing} == {"tf", "torch"}:
+        return [Finding("input_range", seen, f"Images look {_KIND_WORDS[kind]}. {wanted} The scale "
+                        "is close, but every channel is shifted and stretched.", fix, "warning")]
+    scale = ("about 100x too small" if preprocessing == "caffe" else
+             "about 100x too large" if kind in ("raw", "caffe") else "on another scale")
+    return [Finding("input_range", seen, f"Images are {_KIND_WORDS[kind]}: {scale}. {wanted} "
+                    "The pretrained filters see inputs unlike any they were trained on, and "
+                    "features carry little signal (BatchNorm's moving statistics, used when "
+                    "predicting, do not match either).", fix, "error")]
 
 
 def _check_masks(masks, labels, ignore):
@@ -153,8 +226,8 @@ def check_one_hot(targets, num_classes=None, ignore_label=config.IGNORE_LABEL) -
     """Checks one-hot targets (..., K) for the void label leaking in.
 
     ``keras.utils.to_categorical`` of a mask containing 255 makes 256 columns (one per value up to
-    255); ``tf.one_hot(mask, C)`` turns 255 into an all-zero row; resizing one-hot maps bilinearly
-    gives rows that do not sum to 1.
+    255); ``tf.one_hot(mask, C)`` turns 255 into an all-zero row; writing 255 into the targets of
+    void pixels gives rows of 255s; resizing one-hot maps bilinearly gives rows that do not sum to 1.
 
     Args:
         targets: One-hot targets (..., K).
@@ -179,7 +252,21 @@ def check_one_hot(targets, num_classes=None, ignore_label=config.IGNORE_LABEL) -
             "The number of one-hot columns does not match the model's classes.",
             "Keep masks as class indices (N, H, W) and use SparseCategoricalCrossentropy("
             f"from_logits=True, ignore_class={ignore_label}) (metrics.segmentation_loss).", "error"))
-    sums = targets.sum(axis=-1)
+    void = np.any(targets == ignore_label, axis=-1) if width <= ignore_label else np.zeros((), bool)
+    if np.any(void):
+        findings.append(Finding(
+            "one_hot_void_255", f"{_share(int(np.count_nonzero(void)), void.size)} of pixels hold "
+            f"{ignore_label} in their one-hot target.",
+            f"The void label was written into the one-hot targets ({ignore_label} in the channels of "
+            "void pixels): cross-entropy multiplies the log-probabilities there by "
+            f"{ignore_label}, so the void band outweighs every other pixel hundreds of times, and "
+            "Dice counts it as a huge amount of every class. The loss follows the void pixels, "
+            "which have no right answer, and oscillates.",
+            "Keep masks as class indices and use SparseCategoricalCrossentropy(from_logits=True, "
+            f"ignore_class={ignore_label}) (metrics.segmentation_loss); for Dice, "
+            "metrics.soft_dice_loss, which skips void too.", "error"))
+    clean = targets[~void] if void.ndim else targets
+    sums = clean.sum(axis=-1)
     zero = int(np.count_nonzero(sums == 0))
     if zero:
         findings.append(Finding(
@@ -190,7 +277,7 @@ def check_one_hot(targets, num_classes=None, ignore_label=config.IGNORE_LABEL) -
             f"Keep masks sparse and ignore {ignore_label} in the loss (metrics.segmentation_loss).",
             "warning"))
     fuzzy = int(np.count_nonzero((sums != 0) & (np.abs(sums - 1) > 1e-3)))
-    soft = int(np.count_nonzero((targets > 1e-6) & (targets < 1 - 1e-6)))
+    soft = int(np.count_nonzero((clean > 1e-6) & (clean < 1 - 1e-6)))
     if fuzzy or soft:
         findings.append(Finding(
             "one_hot_not_one_hot", f"{fuzzy + soft} target entries are fractional or rows do not "
@@ -476,6 +563,8 @@ class _OneBatchTrainer:
 def _constant_loss(model, y, loss, ignore_label=config.IGNORE_LABEL):
     """The loss of predicting the batch's class frequencies at every pixel; None if unknown."""
     channels = model.output_shape[-1]
+    if np.ndim(y) == 4 and np.shape(y)[-1] > 1:
+        return None  # One-hot targets: no class indices to count.
     labels = np.asarray(y).reshape(np.shape(y)[:3])
     valid = labels[labels != ignore_label].astype(np.int64)
     classes = max(channels, 2)
@@ -630,7 +719,7 @@ def _error_summary(error, limit=240):
 
 
 def check_all(model, x, y, num_classes=None, loss=None, steps=40, learning_rate=1e-3,
-              learning_rates=(1e-4, 1e-3, 1e-2)) -> list[Finding]:
+              learning_rates=(1e-4, 1e-3, 1e-2), preprocessing=None) -> list[Finding]:
     """Runs every check on one batch of your data and your model: the one call to start with.
 
     :func:`check_data` and :func:`check_model` look at the arrays and the set-up;
@@ -646,6 +735,8 @@ def check_all(model, x, y, num_classes=None, loss=None, steps=40, learning_rate=
         steps: Steps of :func:`overfit_one_batch` (``lr_range_check`` takes half as many).
         learning_rate: Adam's rate in :func:`overfit_one_batch`.
         learning_rates: The rates :func:`lr_range_check` compares (with the compiled one).
+        preprocessing: The input the backbone expects (see :func:`check_data`); when None, what
+            :func:`expected_preprocessing` reads from the model's layer names, else ``"caffe"``.
 
     Returns:
         A list of findings, for :func:`report`.
@@ -655,7 +746,8 @@ def check_all(model, x, y, num_classes=None, loss=None, steps=40, learning_rate=
     >>> diagnose.report(diagnose.check_all(model, x_train[:4], y_train[:4]))  # doctest: +SKIP
     """
     num_classes = model.output_shape[-1] if num_classes is None else num_classes
-    findings = check_data(x, y, num_classes) + check_model(model, loss=loss)
+    preprocessing = preprocessing or expected_preprocessing(model) or "caffe"
+    findings = check_data(x, y, num_classes, preprocessing=preprocessing) + check_model(model, loss=loss)
     # One trainer for both runs: one compiled copy of the model (see _OneBatchTrainer).
     runs = (lambda trainer: _overfit_one_batch(trainer, x, y, steps, learning_rate, loss),
             lambda trainer: _lr_range_check(trainer, x, y, learning_rates, max(steps // 2, 1)))

@@ -258,7 +258,7 @@ def setup(notebook: str, profile: str | None = None, drive: bool = False,
     """The Setup section of every notebook: checks, time estimate, data; returns the profile.
 
     Args:
-        notebook: The notebook's number, ``"00"`` ... ``"07"``.
+        notebook: The notebook's number, ``"00"`` ... ``"08"``.
         profile: Force a profile; None reads ``FCN_PROFILE`` or detects (``gpu`` with a GPU).
         drive: On Colab, keep data and trained models in Google Drive (:func:`use_google_drive`).
         verbose: Print the report.

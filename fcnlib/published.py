@@ -16,6 +16,10 @@ which recipe a layer belongs to.
   (``load_vgg`` returns ``layer3_out``, ``layer4_out``, ``layer7_out``; ``tf.layers`` and
   ``tf.contrib`` no longer exist, so this is a Keras 3 rewrite).
 
+The bench also trains, like the d2l recipe, the two models learners bring instead of a VGG
+(notebook 08): ``resnet50_fcn`` (:func:`fcnlib.resnet.for_profile`, d2l's head on ResNet50) and
+``deeplabv3_plus`` (:func:`fcnlib.deeplab.for_profile`).
+
 The series' own models (``fcnlib.models``) follow Long, Shelhamer and Darrell, "Fully
 Convolutional Networks for Semantic Segmentation", CVPR 2015, https://arxiv.org/abs/1411.4038.
 
@@ -32,7 +36,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from fcnlib import layers, metrics, pipeline, recipes, synthetic, train
+from fcnlib import deeplab, layers, metrics, pipeline, recipes, resnet, synthetic, train
 
 
 def _trunk(profile, trainable=True):
@@ -155,7 +159,9 @@ def bilinear_mask_data(profile):
     return pipeline.make_dataset((images, masks), profile.batch_size, training=True, seed=recipes.SEED)
 
 
-BUILDERS = {"keras_io_fcn8s": keras_io_fcn8s, "d2l_fcn": d2l_fcn, "tf1_blog_fcn8s": tf1_blog_fcn8s}
+BUILDERS = {"keras_io_fcn8s": keras_io_fcn8s, "d2l_fcn": d2l_fcn, "tf1_blog_fcn8s": tf1_blog_fcn8s,
+            # The models learners bring instead of a VGG (notebook 08), trained like the d2l recipe.
+            "resnet50_fcn": resnet.for_profile, "deeplabv3_plus": deeplab.for_profile}
 
 
 def train_recipe(name: str, profile, data, epochs: int) -> keras.Model:

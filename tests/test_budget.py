@@ -68,8 +68,8 @@ def test_recipe_cost_follows_the_formula():
 
 
 def test_bad_names_are_refused():
-    with pytest.raises(ValueError, match="'08'"):
-        budget.notebook_flops("08", "gpu")
+    with pytest.raises(ValueError, match="'09'"):
+        budget.notebook_flops("09", "gpu")
     with pytest.raises(ValueError, match="'tpu'"):
         budget.notebook_minutes("02", "gpu", "tpu")
 

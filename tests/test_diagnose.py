@@ -473,3 +473,84 @@ def test_lr_range_check_starts_every_rate_afresh_and_compiles_once():
                             loss=sparse_ce())
     grown = resident_mb() - before
     assert grown < 3 * 5 * weights_mb, f"8 rates grew the process by {grown:.0f} MB"
+
+
+# ----------------------------------------------------------------- the backbone's preprocessing
+
+
+def tf_mode(images):
+    return images.astype(np.float32) / 127.5 - 1.0
+
+
+def torch_mode(images):
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    return ((images / 255.0 - mean) / std).astype(np.float32)
+
+
+@pytest.mark.parametrize("mode, right, wrong", [
+    ("caffe", caffe, (tf_mode, torch_mode, lambda im: im / 255.0)),
+    ("tf", tf_mode, (caffe, lambda im: im / 255.0, lambda im: im.astype(np.float32))),
+    ("torch", torch_mode, (caffe, lambda im: im / 255.0, lambda im: im.astype(np.float32))),
+])
+def test_check_data_judges_inputs_by_the_backbones_own_preprocessing(mode, right, wrong):
+    masks = block_masks()
+    images = images_for(masks)
+    assert diagnose.check_data(right(images), masks, 3, preprocessing=mode) == []
+    for transform in wrong:
+        findings = diagnose.check_data(transform(images), masks, 3, preprocessing=mode)
+        assert names(findings) == ["input_range"] and findings[0].severity == "error"
+    with pytest.raises(ValueError, match="'bgr'"):
+        diagnose.check_data(right(images), masks, 3, preprocessing="bgr")
+
+
+def test_expected_preprocessing_reads_the_backbone_from_layer_names():
+    from fcnlib import deeplab, models, resnet
+
+    tiny = 0.0625
+    assert diagnose.expected_preprocessing(
+        keras.applications.Xception(weights=None, include_top=False, input_shape=(71, 71, 3))) == "tf"
+    assert diagnose.expected_preprocessing(
+        keras.applications.ResNet50V2(weights=None, include_top=False, input_shape=(32, 32, 3))) == "tf"
+    for model in (models.fcn8s(3, width=tiny, fc6_kernel=1), resnet.fcn_resnet50(3, width=tiny),
+                  deeplab.deeplabv3_plus(3, width=tiny)):
+        assert diagnose.expected_preprocessing(model) == "caffe", model.name
+    assert diagnose.expected_preprocessing(conv_model()) is None
+
+
+def test_check_one_hot_names_void_255_written_into_the_targets():
+    mask = voc_like_mask(32)[None]
+    targets = np.eye(21, dtype=np.float32)[np.where(mask == 255, 0, mask)]
+    assert diagnose.check_one_hot(targets, 21) == []
+    targets[mask == 255] = 255.0  # The learner's targets: 255 in every channel of a void pixel.
+    findings = diagnose.check_one_hot(targets, 21)
+    assert names(findings) == ["one_hot_void_255"] and findings[0].severity == "error"
+    assert f"{(mask == 255).mean():.1%}" in findings[0].symptom
+    images = caffe(images_for(mask))
+    assert names(diagnose.check_data(images, targets, 21)) == ["one_hot_void_255"]
+    assert names(diagnose.check_data(tf_mode(images_for(mask)), targets, 21)) == [
+        "input_range", "one_hot_void_255"]
+
+
+def _three_models():
+    from fcnlib import deeplab, models, resnet
+
+    tiny, short = 0.0625, (1, 1, 1, 1)  # One block per stage: a training graph traces in seconds.
+    return {"fcn8s": models.fcn8s(3, width=tiny, fc6_kernel=1, dropout=0.0),
+            # With skips: a 1/32 score map of a small test image has too few cells to memorise it.
+            "fcn_resnet50": resnet.fcn_resnet50(3, width=tiny, blocks=short, skips=True),
+            "deeplabv3_plus": deeplab.deeplabv3_plus(3, width=tiny, image_size=32, blocks=short)}
+
+
+def test_check_all_finds_nothing_on_the_correct_set_up_of_each_model_and_each_bug():
+    keras.utils.set_random_seed(0)
+    masks = block_masks(n=2, size=32)
+    x = caffe(images_for(masks))
+    for name, model in _three_models().items():
+        findings = diagnose.check_all(model, x, masks, steps=24, learning_rate=3e-3,
+                                      learning_rates=(3e-3,))
+        assert [f.name for f in findings if f.severity != "info"] == [], (name, findings)
+        assert diagnose.check_data(tf_mode(images_for(masks)), masks, 3,
+                                   preprocessing=diagnose.expected_preprocessing(model))
+        twice = keras.Model(model.input, keras.layers.Softmax()(model.output))
+        assert names(diagnose.check_model(twice, loss=sparse_ce(), probe_size=None)) == [
+            "probabilities_with_from_logits"]
