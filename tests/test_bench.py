@@ -1,9 +1,11 @@
 """The benchmark's pieces: FLOP counting, the copied recipes' models, their data, the report."""
 
 import dataclasses
+import json
 
 import keras
 import numpy as np
+import pytest
 
 from fcnlib import bench, config, layers
 
@@ -64,3 +66,34 @@ def test_report_has_every_row_and_the_ratios(tmp_path):
     assert "ratio 0.50" in text and "(5%)" in text and "00_setup_and_data" in text
     assert "run `make series` first" in bench.render(TINY, 1, rows, (1, 1), (1, 1), None)
     assert bench.notebook_times(tmp_path / "missing.md") is None
+
+
+def test_the_readme_table_and_the_committed_results_file_agree():
+    results = bench.read_results(bench.results_path(config.QUICK))
+    readme = (config.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [tuple(row[column] for column in bench.COLUMNS) for row in results["rows"]]
+    table = "\n".join(bench.table_lines(rows))
+    assert table in readme, "README's benchmark table differs from docs/bench_quick.json"
+    assert f"Machine: {results['machine']}." in readme
+    rates, flops = results["pipeline_images_per_s"], results["gflops"]
+    assert (f"{rates['make_dataset']:.0f} training images/s through `pipeline.make_dataset`, "
+            f"{rates['in_memory']:.0f} from in-memory tensors") in readme
+    assert f"achieves {flops['fcn8s_training_step']:.1f} GFLOP/s" in readme
+    assert results["profile"] == "quick" and len(rows) == len(bench.SERIES) + 3
+
+
+def test_results_json_round_trips_and_a_broken_file_is_named(tmp_path):
+    rows = [("FCN-8s", 1234, 10.0, 0.9, 0.8, 0.7, 0.6, 50.0)]
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(bench.results_json(TINY, 1, rows, (30.0, 60.0), (2.0, 40.0))))
+    results = bench.read_results(path)
+    assert results["profile"] == "tiny" and results["settings"]["epochs"] == 1
+    assert [tuple(r[c] for c in bench.COLUMNS) for r in results["rows"]] == rows
+    assert "| FCN-8s | 1,234 | 10 |" in bench.table_lines(rows)[2]
+    del results["rows"][0]["fg_iou"]
+    path.write_text(json.dumps(results))
+    with pytest.raises(ValueError, match=r"bench.json.*fg_iou"):
+        bench.read_results(path)
+    path.write_text("{")
+    with pytest.raises(ValueError, match="bench.json"):
+        bench.read_results(path)
