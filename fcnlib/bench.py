@@ -290,7 +290,8 @@ def read_results(path) -> dict:
                          "write it again.") from error
     missing = [key for key in ("profile", "machine", "date", "provenance", "rows") if key not in results]
     if missing:
-        raise ValueError(f"The benchmark results {path} lack {missing}; run `make bench` to write them again.")
+        raise ValueError(f"The benchmark results {path} lack {missing}; run `make bench` to write "
+                         "them again.")
     for index, row in enumerate(results["rows"]):
         absent = [column for column in COLUMNS if column not in row]
         if absent:
