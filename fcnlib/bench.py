@@ -1,6 +1,6 @@
 """Benchmarks: the series' models and the recipes learners copy, on the same data with one budget.
 
-    python -m fcnlib.bench [--epochs N] [--output build/bench/results.md]
+    python -m fcnlib.bench [--epochs N] [--output build/bench/results.md] [--json docs/bench_quick.json]
 
 Every model trains on the profile's binary training split for the same number of epochs with Adam
 at the profile's learning rate (the copied recipes keep their own optimiser settings where those
@@ -9,7 +9,10 @@ cache: each run trains afresh in a temporary cache, so the seconds are real (a s
 FCN-8s is charged only its own stage; the earlier stages have their own rows). The run also
 measures the input pipeline against in-memory tensors, the achieved GFLOP/s of a training step
 against a matrix multiply, and copies each notebook's wall time from the last ``make series``
-report. The result is one markdown file; the README shows the latest.
+report. The result is one markdown file, which the README shows, and the same numbers as JSON in
+``docs/bench_<profile>.json`` (:func:`results_json`: the machine, the date, the profile's settings and
+one object per row), which notebook 06 charts without training anything; ``tests/test_bench.py``
+checks that the README's table and the quick profile's file agree.
 
 The copied recipes (keras.io, d2l, the TF1 blog) are built and trained by :mod:`fcnlib.published`,
 which names their sources; this module only times and scores them.
@@ -24,6 +27,8 @@ Introduced in README.md (Benchmarks).
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import platform
 import tempfile
@@ -46,6 +51,16 @@ SERIES = [  # (row name, recipes.train_model arguments)
     ("FCN-32s random", ("fcn32s", "binary", "random")), ("FCN-16s staged", ("fcn16s",)),
     ("FCN-8s staged", ("fcn8s",)), ("FCN-8s at-once", ("fcn8s", "binary", "fixed", "at_once")),
 ]
+
+
+# The columns of a row, in the order of the README's table; the JSON file names them the same way.
+COLUMNS = ("model", "parameters", "training_s", "pixel_accuracy", "mean_iou", "fg_iou", "boundary_iou",
+           "images_per_s")
+
+
+def results_path(profile) -> Path:
+    """Where the profile's measured results live in the repository: ``docs/bench_<profile>.json``."""
+    return config.REPO_ROOT / "docs" / f"bench_{profile.name}.json"
 
 
 def _images_per_second(model, data):
@@ -147,6 +162,70 @@ def notebook_times(report=config.REPO_ROOT / "build" / "series" / "report.md"):
     return [line for line in Path(report).read_text().splitlines() if line.startswith("| 0")]
 
 
+def table_lines(rows) -> list[str]:
+    """The markdown table of the rows (tuples in ``COLUMNS`` order), as the README shows it."""
+    head = ["| model | parameters | training s | pixel acc. | mean IoU | fg IoU | boundary IoU | inference img/s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    return head + [f"| {r[0]} | {r[1]:,} | {r[2]:.0f} | {r[3]:.3f} | {r[4]:.3f} | {r[5]:.3f} | {r[6]:.3f} | "
+                   f"{r[7]:.0f} |" for r in rows]
+
+
+def machine() -> str:
+    """This machine and its software, in the words of the report."""
+    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+
+
+def results_json(profile, epochs, rows, rates, efficiency, provenance=None) -> dict:
+    """The measured results as one JSON-ready dict: what ``docs/bench_<profile>.json`` holds.
+
+    Args:
+        profile: The profile the rows were measured in.
+        epochs: Epochs of each model (staged stages train ``recipes.STAGED_EPOCH_SHARE`` of them).
+        rows: Tuples in ``COLUMNS`` order, as :func:`model_table` returns them.
+        rates: (training images/s through ``pipeline.make_dataset``, from in-memory tensors).
+        efficiency: (achieved GFLOP/s of an FCN-8s training step, matmul GFLOP/s).
+        provenance: Where the numbers come from; a ``python -m fcnlib.bench`` run when None.
+    """
+    return {
+        "provenance": provenance or "Measured by python -m fcnlib.bench on the machine below.",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "profile": profile.name,
+        "settings": {"num_train": profile.num_train, "num_test": profile.num_test,
+                     "image_size": profile.image_size, "batch_size": profile.batch_size,
+                     "epochs": epochs, "staged_epochs": max(1, round(epochs * recipes.STAGED_EPOCH_SHARE)),
+                     "task": "binary"},
+        "machine": machine(),
+        "columns": list(COLUMNS),
+        "rows": [dict(zip(COLUMNS, row)) for row in rows],
+        "pipeline_images_per_s": {"make_dataset": rates[0], "in_memory": rates[1]},
+        "gflops": {"fcn8s_training_step": efficiency[0], "matmul_1024": efficiency[1]},
+    }
+
+
+def read_results(path) -> dict:
+    """Reads a results file written by :func:`results_json`; names the file and what is wrong.
+
+    Returns:
+        The dict, with ``"rows"`` as a list of dicts holding every name of ``COLUMNS``.
+    """
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"Cannot read the benchmark results {path}: {error}. Run `make bench` to "
+                         "write it again.") from error
+    missing = [key for key in ("profile", "machine", "date", "provenance", "rows") if key not in results]
+    if missing:
+        raise ValueError(f"The benchmark results {path} lack {missing}; run `make bench` to write "
+                         "them again.")
+    for index, row in enumerate(results["rows"]):
+        absent = [column for column in COLUMNS if column not in row]
+        if absent:
+            raise ValueError(f"Row {index} of {path} ({row.get('model', '?')}) lacks {absent}.")
+    return results
+
+
 def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
     """The markdown report: the profile and machine, one row per model, pipeline, compute, notebooks.
 
@@ -158,16 +237,10 @@ def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
         efficiency: ``(achieved GFLOP/s, matmul GFLOP/s)`` from :func:`compute_efficiency`.
         notebooks: Rows from :func:`notebook_times`, or None.
     """
-    head = ["| model | parameters | training s | pixel acc. | mean IoU | fg IoU | boundary IoU | inference img/s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    body = [f"| {r[0]} | {r[1]:,} | {r[2]:.0f} | {r[3]:.3f} | {r[4]:.3f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]:.0f} |"
-            for r in rows]
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-               f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
     lines = [f"Profile `{profile.name}`: {profile.num_train} training / {profile.num_test} test scenes of "
              f"{profile.image_size}x{profile.image_size}, binary task, {epochs} epochs each "
              f"(staged stages {max(1, round(epochs * recipes.STAGED_EPOCH_SHARE))}), batch "
-             f"{profile.batch_size}. Machine: {machine}.", "", *head, *body, "",
+             f"{profile.batch_size}. Machine: {machine()}.", "", *table_lines(rows), "",
              f"Input pipeline: {rates[0]:.0f} training images/s through `pipeline.make_dataset`, "
              f"{rates[1]:.0f} from in-memory tensors (ratio {rates[0] / rates[1]:.2f}).",
              f"Compute: an FCN-8s training step achieves {efficiency[0]:.1f} GFLOP/s (3 x forward "
@@ -187,6 +260,8 @@ def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None, help="default: the profile's")
     parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="the results as JSON; default docs/bench_<profile>.json (notebook 06 charts it)")
     args = parser.parse_args(argv)
     profile = config.get_profile()
     epochs = args.epochs or profile.epochs
@@ -194,12 +269,16 @@ def main(argv=None) -> str:
         os.environ[config.CACHE_DIR_ENV] = cache  # Every model trains afresh and is timed.
         print(f"Training {len(SERIES) + len(PUBLISHED)} models, {epochs} epochs each ...", flush=True)
         rows = model_table(profile, epochs)
-    text = render(profile, epochs, rows, pipeline_ratio(profile), compute_efficiency(profile),
-                  notebook_times())
+    rates, efficiency = pipeline_ratio(profile), compute_efficiency(profile)
+    text = render(profile, epochs, rows, rates, efficiency, notebook_times())
     with files.atomic_path(args.output) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    json_path = args.json or results_path(profile)
+    with files.atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(results_json(profile, epochs, rows, rates, efficiency), indent=1) + "\n",
+                       encoding="utf-8")
     print(text)
-    print(f"Written to {args.output}")
+    print(f"Written to {args.output} and {json_path}")
     return text
 
 

@@ -1,4 +1,4 @@
-"""Pictures: coloured masks, overlays, prediction grids, training curves, confusion matrices, widgets.
+"""Pictures: coloured masks, overlays, prediction grids, curves, score bars, confusion matrices, widgets.
 
 Masks are drawn with the PASCAL VOC colours (``config.voc_palette``), void pixels (255) in VOC's
 cream void colour, so a mask looks the same here, in a palette PNG on disk and in the VOC devkit.
@@ -311,6 +311,108 @@ def plot_confusion(matrix, class_names, normalize=True):
     ax.set_title("confusion matrix" + (" (rows sum to 1)" if normalize else ""))
     if len(matrix) <= 25:
         annotate(image, "{:.2f}" if normalize else "{:.0f}", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_scores(rows, scores=None, references=None, title=None):
+    """Draws test scores side by side: one group of horizontal bars per model, one bar per score.
+
+    Args:
+        rows: ``{model name: {score name: value}}``, values between 0 and 1 (NaN draws no bar).
+        scores: Score names to draw, in order; every score of the first row when None.
+        references: Optional ``{label: value}`` drawn as dotted vertical lines (e.g. the accuracy of
+            predicting background everywhere).
+        title: The figure's title.
+
+    Returns:
+        The Matplotlib figure; each bar carries its value, written at its end.
+
+    Example:
+
+    >>> viz.plot_scores({"dense": {"mean IoU": 0.48}, "FCN-32s": {"mean IoU": 0.64}})  # doctest: +SKIP
+
+    Introduced in notebooks/02_fully_convolutional.ipynb.
+    """
+    if not rows:
+        raise ValueError("plot_scores needs at least one model's scores.")
+    scores = list(next(iter(rows.values()))) if scores is None else list(scores)
+    for name, row in rows.items():
+        missing = [score for score in scores if score not in row]
+        if missing:
+            raise ValueError(f"Model {name!r} has no score {missing[0]!r}; it has {sorted(row)}.")
+    height = 0.8 / len(scores)
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.32 * len(rows) * len(scores) + 0.25 * len(rows)))
+    for k, score in enumerate(scores):
+        values = np.array([float(row[score]) for row in rows.values()])
+        positions = np.arange(len(rows)) + (k - (len(scores) - 1) / 2) * height
+        ax.barh(positions, values, height=height * 0.9, color=f"C{k % 10}", label=score)
+        for y, value in zip(positions, values):
+            if np.isfinite(value):
+                ax.text(value + 0.01, y, f"{value:.2f}", va="center", fontsize="x-small")
+    for index, (label, value) in enumerate((references or {}).items()):
+        ax.axvline(value, color="k", linestyle=":", linewidth=1)
+        ax.text(value, -0.6 - 0.35 * index, f" {label} ({value:.2f})", fontsize="x-small", va="top")
+    ax.set_yticks(range(len(rows)), list(rows))
+    ax.invert_yaxis()  # The first model on top, as in a table.
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("score on the test split (higher is better)")
+    ax.legend(fontsize="small", loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_lr_sweep(ratios, current=None, steps=None):
+    """Draws a learning-rate sweep: last loss / first loss for each rate, on log axes.
+
+    Args:
+        ratios: ``{learning rate: last loss / first loss}``, e.g. ``diagnose.lr_range_check(...)``'s
+            ``details["ratios"]``; an infinite ratio (the loss blew up to NaN or inf) is drawn at the
+            top of the axis and labelled "diverged".
+        current: Your learning rate, marked in red when it is one of the rates.
+        steps: Steps per rate, for the axis label.
+
+    Returns:
+        The Matplotlib figure. Below the dashed line at 1 the loss went down; the lowest point is the
+        rate that lowered it most.
+
+    Example:
+
+    >>> finding = diagnose.lr_range_check(model, x, y)  # doctest: +SKIP
+    >>> viz.plot_lr_sweep(finding.details["ratios"])  # doctest: +SKIP
+
+    Introduced in notebooks/07_why_wont_it_learn.ipynb.
+    """
+    if not ratios:
+        raise ValueError("plot_lr_sweep needs at least one learning rate and its loss ratio.")
+    rates = sorted(ratios)
+    values = np.array([float(ratios[rate]) for rate in rates])
+    if any(rate <= 0 for rate in rates):
+        raise ValueError(f"Learning rates must be positive to draw on a log axis; got {rates}.")
+    finite = values[np.isfinite(values) & (values > 0)]
+    top = max(2.0, 2 * finite.max()) if finite.size else 2.0
+    bottom = min(0.5, finite.min() / 2) if finite.size else 0.5
+    shown = np.where(np.isfinite(values) & (values > 0), values, top)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(rates, shown, "o-", color="C0")
+    ax.axhline(1.0, color="k", linestyle="--", linewidth=1, label="loss unchanged")
+    for rate, value, drawn in zip(rates, values, shown):
+        label = "diverged" if not np.isfinite(value) else f"{value:.2f}"
+        ax.annotate(label, (rate, drawn), textcoords="offset points", xytext=(0, 7), ha="center",
+                    fontsize="small")
+    best = rates[int(np.argmin(np.where(np.isfinite(values), values, np.inf)))]
+    ax.plot([best], [ratios[best]], "o", color="C2", markersize=11, fillstyle="none",
+            label=f"lowest: {best:g}")
+    if current in ratios:
+        ax.plot([current], [shown[rates.index(current)]], "s", color="C3", label=f"current: {current:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom, top * 1.6)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("last loss / first loss" + (f" after {steps} steps" if steps else ""))
+    ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
 

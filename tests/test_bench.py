@@ -3,8 +3,10 @@
 import ast
 import dataclasses
 import inspect
+import json
 
 import keras
+import pytest
 
 from fcnlib import bench, config, published
 
@@ -51,3 +53,36 @@ def test_bench_builds_no_model_and_times_every_published_recipe():
     assert builds_models("m = keras.Model(i, o)\nx = keras.Input((2,))") == ["keras.Model", "keras.Input"]
     assert [key for _, key in bench.PUBLISHED] == list(published.BUILDERS)
 
+
+
+def test_the_readme_table_and_the_committed_results_file_agree():
+    results = bench.read_results(bench.results_path(config.QUICK))
+    readme = (config.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [tuple(row[column] for column in bench.COLUMNS) for row in results["rows"]]
+    table = "\n".join(bench.table_lines(rows))
+    assert table in readme, "README's benchmark table differs from docs/bench_quick.json"
+    assert f"Machine: {results['machine']}." in readme
+    rates, flops = results["pipeline_images_per_s"], results["gflops"]
+    assert (f"{rates['make_dataset']:.0f} training images/s through `pipeline.make_dataset`, "
+            f"{rates['in_memory']:.0f} from in-memory tensors") in readme
+    assert f"achieves {flops['fcn8s_training_step']:.1f} GFLOP/s" in readme
+    assert results["profile"] == "quick"
+    names = {name for name, _ in bench.SERIES + bench.PUBLISHED}
+    assert {row[0] for row in rows} <= names, "a row of the file is no model of the bench"
+
+
+def test_results_json_round_trips_and_a_broken_file_is_named(tmp_path):
+    rows = [("FCN-8s", 1234, 10.0, 0.9, 0.8, 0.7, 0.6, 50.0)]
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(bench.results_json(TINY, 1, rows, (30.0, 60.0), (2.0, 40.0))))
+    results = bench.read_results(path)
+    assert results["profile"] == "tiny" and results["settings"]["epochs"] == 1
+    assert [tuple(r[c] for c in bench.COLUMNS) for r in results["rows"]] == rows
+    assert "| FCN-8s | 1,234 | 10 |" in bench.table_lines(rows)[2]
+    del results["rows"][0]["fg_iou"]
+    path.write_text(json.dumps(results))
+    with pytest.raises(ValueError, match=r"bench.json.*fg_iou"):
+        bench.read_results(path)
+    path.write_text("{")
+    with pytest.raises(ValueError, match="bench.json"):
+        bench.read_results(path)

@@ -175,6 +175,39 @@ def test_plot_confusion_writes_dark_cells_in_white():
     assert colours == {"0.90": "white", "0.10": "black", "0.00": "black", "1.00": "white"}
 
 
+def test_plot_scores_draws_one_bar_per_model_and_score_with_its_value():
+    rows = {"dense": {"pixel acc": 0.88, "fg IoU": 0.09}, "FCN-32s": {"pixel acc": 0.9, "fg IoU": 0.4}}
+    fig = viz.plot_scores(rows, references={"all background": 0.88})
+    ax = fig.axes[0]
+    widths = sorted(round(bar.get_width(), 6) for bar in ax.patches)
+    assert widths == [0.09, 0.4, 0.88, 0.9]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["dense", "FCN-32s"]
+    assert {"0.88", "0.90", "0.09", "0.40"} <= {t.get_text() for t in ax.texts}
+    assert len(ax.lines) == 1 and ax.lines[0].get_xdata()[0] == 0.88
+    only = viz.plot_scores(rows, scores=["fg IoU"])
+    assert sorted(round(bar.get_width(), 6) for bar in only.axes[0].patches) == [0.09, 0.4]
+    with pytest.raises(ValueError, match="mean IoU"):
+        viz.plot_scores(rows, scores=["mean IoU"])
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_scores({})
+
+
+def test_plot_lr_sweep_marks_the_lowest_rate_and_divergence():
+    ratios = {1e-5: 0.99, 1e-3: 0.2, 1e-1: float("inf")}
+    fig = viz.plot_lr_sweep(ratios, current=1e-1, steps=15)
+    ax = fig.axes[0]
+    curve = ax.lines[0]
+    np.testing.assert_allclose(curve.get_xdata(), [1e-5, 1e-3, 1e-1])
+    assert curve.get_ydata()[2] > 1 and np.isfinite(curve.get_ydata()[2])  # drawn at the top
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["0.99", "0.20", "diverged"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "lowest: 0.001" in legend and "current: 0.1" in legend
+    assert ax.get_xscale() == "log" and "15 steps" in ax.get_ylabel()
+    with pytest.raises(ValueError, match="positive"):
+        viz.plot_lr_sweep({0.0: 1.0})
+
+
 WIDGETS = dict(index=(0, 9), alpha=(0.0, 1.0, 0.1), model=["fcn32s", "fcn8s"],
                size={"small": 48, "large": 96}, step=(2, 11, 3), flag=True,
                fixed=ipywidgets.fixed("kept"))
