@@ -12,9 +12,9 @@ reused by later ones through the checkpoint cache. The exit status is non-zero i
 
 In the quick profile it also records the wall time of each notebook that ran without error, with the date
 and the machine, in `docs/runtimes.json` (`fcnlib.runtimes`): the one source of the quick runtimes that
-the README and the notebook headers quote (`--no-record` leaves that file alone). After a run whose figures
-changed, regenerate the quoting text and commit it with the file: `tests/test_runtimes.py` names what to
-update.
+the README and the notebook headers quote (`--no-record` leaves that file alone), and rewrites those quotes
+from it (`--quote-only` does just that); commit the file with them. `tests/test_runtimes.py` fails where a
+quote and the file disagree.
 
 The kernels run with Matplotlib's inline backend (the one ipykernel picks in JupyterLab), whatever
 ``MPLBACKEND`` the caller has set: a non-interactive backend such as Agg would draw nothing into the
@@ -28,8 +28,10 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -269,6 +271,43 @@ def record_runtimes(results: list[Result], profile: str, path: Path | None = Non
     return measured
 
 
+HEADER_SENTENCE = re.compile(r"\*\*Runtime \(quick profile, 2-core CPU\):\*\*.*?\)\.", flags=re.S)
+
+
+def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
+    """Rewrites every quick runtime the project quotes from the runtimes file: each notebook header's
+    sentence and the README table's "quick" cell. Returns the files it changed (atomic writes)."""
+    path = runtimes.RUNTIMES_FILE if path is None else path
+    changed = []
+    readme_path = root / "README.md"
+    readme = readme_path.read_text(encoding="utf-8")
+    for notebook in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        number = notebook.name[:2]
+        text = notebook.read_text(encoding="utf-8")
+        data = json.loads(text)
+        title = "".join(data["cells"][0]["source"])
+        if not HEADER_SENTENCE.search(title):
+            raise ValueError(f"{notebook}: its title cell has no '**Runtime (quick profile, 2-core CPU):**' sentence")
+        sentence = runtimes.header_sentence(number, path)
+        new_title = HEADER_SENTENCE.sub(lambda _: "\n".join(textwrap.wrap(sentence, 110)), title, count=1)
+        if new_title != title:
+            data["cells"][0]["source"] = new_title.splitlines(keepends=True)
+            with files.atomic_path(notebook) as tmp:
+                text = nbformat.writes(nbformat.from_dict(data), version=nbformat.NO_CONVERT)
+                tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+            changed.append(str(notebook))
+        row = re.compile(rf"^(\| {number} \| \[.*?\]\(notebooks/{re.escape(notebook.name)}\) \|[^|]*\|)[^|]*(\|.*)$",
+                         flags=re.M)
+        if not row.search(readme):
+            raise ValueError(f"{readme_path}: no table row for {notebook.name}")
+        readme = row.sub(lambda m: f"{m.group(1)} {runtimes.readme_cell(number, path)} {m.group(2)}", readme)
+    if readme != readme_path.read_text(encoding="utf-8"):
+        with files.atomic_path(readme_path) as tmp:
+            tmp.write_text(readme, encoding="utf-8")
+        changed.append(str(readme_path))
+    return changed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb in order")
@@ -276,7 +315,12 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     parser.add_argument("--no-record", action="store_true",
                         help="do not write the wall times into docs/runtimes.json")
+    parser.add_argument("--quote-only", action="store_true",
+                        help="run nothing: rewrite the headers' and README's runtimes from docs/runtimes.json")
     args = parser.parse_args(argv)
+    if args.quote_only:
+        print("\n".join(quote_runtimes()) or "Every quoted runtime already agrees with docs/runtimes.json.")
+        return 0
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not paths:
         print("No notebooks found in notebooks/.", file=sys.stderr)
@@ -300,7 +344,7 @@ def main(argv=None) -> int:
     measured = record_runtimes(results, profile) if not args.no_record else {}
     if measured:
         print(f"Quick-profile wall times of {', '.join(sorted(measured))} written to {runtimes.RUNTIMES_FILE}; "
-              "tests/test_runtimes.py names the README rows and headers to update")
+              "quoted anew in " + (", ".join(quote_runtimes()) or "nothing (every figure already agreed)"))
     return 1 if any(result.status != "ok" for result in results) else 0
 
 

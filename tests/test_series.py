@@ -200,3 +200,23 @@ def test_count_figures_counts_image_outputs_only():
 def test_main_names_a_missing_notebook(tmp_path, capsys):
     assert run_series.main([str(tmp_path / "99_nothing.ipynb"), "--output", str(tmp_path)]) == 1
     assert "99_nothing.ipynb" in capsys.readouterr().err
+
+
+def test_quote_runtimes_rewrites_headers_and_readme_from_the_file(tmp_path):
+    import shutil
+
+    from fcnlib import runtimes
+
+    for name in ("notebooks", "docs"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    measured = tmp_path / "docs" / "runtimes.json"
+    assert run_series.quote_runtimes(tmp_path, measured) == [], "the repository's quotes already agree"
+    runtimes.record({"03": 42.0}, measured, date="2030-01-02", machine_text="x86_64, 2 cores, load average 0.5")
+    changed = run_series.quote_runtimes(tmp_path, measured)
+    assert sorted(Path(p).name for p in changed) == ["03_transposed_convolution.ipynb", "README.md"]
+    header = " ".join("".join(json.loads((tmp_path / "notebooks" / "03_transposed_convolution.ipynb")
+                                         .read_text())["cells"][0]["source"]).split())
+    assert runtimes.header_sentence("03", measured) in header and header.count("**Runtime") == 1
+    assert re.search(r"^\| 03 \| .*\| 40 s \|", (tmp_path / "README.md").read_text(), flags=re.M)
+    assert run_series.quote_runtimes(tmp_path, measured) == [], "a second run changes nothing"
