@@ -1,6 +1,7 @@
 """fcnlib: the helper library of the FCN teaching notebook series.
 
-Modules are imported by concept: ``from fcnlib import models, metrics, viz``.
+Modules are imported by concept: ``from fcnlib import recipes, viz``; the notebooks write the three
+named like Keras modules in full (``import fcnlib.models``, then ``fcnlib.models.fcn8s``).
 Without TensorFlow, importing any of them stops here with the install command for this machine.
 """
 

@@ -223,15 +223,18 @@ CLASHING = ("layers", "models", "metrics")  # fcnlib modules named like Keras mo
 
 def import_convention_problems(name: str, code: str) -> list:
     """Where a notebook cell breaks the convention: Keras only as ``import keras`` (so its modules
-    are always written ``keras.layers``, ``keras.models``, ``keras.metrics``), fcnlib's modules only
-    through ``from fcnlib import <modules>``, and no name of an fcnlib module bound to anything else."""
+    are always written ``keras.layers``, ``keras.models``, ``keras.metrics``); fcnlib's modules of the
+    same names only as ``import fcnlib.layers`` and written in full (``fcnlib.layers.PadToMultiple``
+    next to ``keras.layers.Conv2D``); its other modules through ``from fcnlib import <modules>``; and
+    no bare ``layers``, ``models`` or ``metrics`` name, bound or used."""
     lines = [line for line in code.splitlines() if not line.lstrip().startswith(("!", "%"))]
     problems = []
     for node in ast.walk(ast.parse("\n".join(lines))):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 root = alias.name.split(".")[0]
-                if root in ("keras", "fcnlib") and (alias.name != root or alias.asname):
+                full = alias.name in {f"fcnlib.{module}" for module in CLASHING}
+                if root in ("keras", "fcnlib") and ((alias.name != root and not full) or alias.asname):
                     problems.append(f"{name}: import {alias.name}" + (f" as {alias.asname}" if alias.asname else ""))
         elif isinstance(node, ast.ImportFrom) and node.module:
             root = node.module.split(".")[0]
@@ -239,7 +242,7 @@ def import_convention_problems(name: str, code: str) -> list:
             if root in ("keras", "tensorflow") and (root == "keras" or "keras" in node.module):
                 problems.append(f"{name}: from {node.module} import {', '.join(names)}")
             elif root == "fcnlib" and (node.module != "fcnlib" or any(a.asname for a in node.names)
-                                       or set(names) - set(MODULES)):
+                                       or set(names) - set(MODULES) or set(names) & set(CLASHING)):
                 problems.append(f"{name}: from {node.module} import {', '.join(names)}")
         elif isinstance(node, (ast.Assign, ast.For, ast.FunctionDef, ast.arg)):
             targets = ([node.arg] if isinstance(node, ast.arg) else [node.name]
@@ -247,6 +250,8 @@ def import_convention_problems(name: str, code: str) -> list:
                        [t.id for t in ast.walk(node.target if isinstance(node, ast.For) else
                                                ast.Tuple(elts=node.targets)) if isinstance(t, ast.Name)])
             problems += [f"{name}: rebinds {target}" for target in targets if target in CLASHING]
+        elif isinstance(node, ast.Name) and node.id in CLASHING and isinstance(node.ctx, ast.Load):
+            problems.append(f"{name}: bare {node.id} (write fcnlib.{node.id} or keras.{node.id})")
     return problems
 
 
@@ -262,7 +267,9 @@ def test_notebooks_keep_fcnlib_modules_apart_from_keras():
 def test_the_import_convention_check_sees_each_break():
     bad = ("from keras import layers\nimport keras.layers\nfrom tensorflow.keras import models\n"
            "from fcnlib.models import fcn8s\nfrom fcnlib import models as fcn_models\n"
-           "metrics = ['accuracy']\nfor layers in []: pass\n")
-    assert len(import_convention_problems("nb", bad)) == 7
-    good = "!pip install x\nimport keras\nfrom fcnlib import layers, models\nx = keras.layers.Dense(2)\n"
+           "metrics = ['accuracy']\nfor layers in []: pass\nfrom fcnlib import viz, layers\n"
+           "import fcnlib.models as fm\ny = models.fcn8s(2)\n")
+    assert len(import_convention_problems("nb", bad)) == 10
+    good = ("!pip install x\nimport keras\nimport fcnlib.layers\nimport fcnlib.models\nfrom fcnlib import viz\n"
+            "x = keras.layers.Dense(2)\ny = fcnlib.layers.PadToMultiple(32)\nm = fcnlib.models.fcn8s(2)\n")
     assert import_convention_problems("nb", good) == []
