@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from numbers import Real
@@ -450,6 +451,25 @@ def _default(abbrev):
     return abbrev
 
 
+def _whole_figures(fn):
+    """``fn`` with Matplotlib's interactive mode off while it runs, so that a figure it builds is
+    shown only by its own ``plt.show()``, whole.
+
+    In a widget callback, the inline backend's automatic display (armed by every pyplot call in
+    interactive mode) could show a figure before ``fn`` had finished it: in JupyterLab 4.6 with
+    ipywidgets 8.1 the explorer of notebook 03 sometimes redrew only its first panel.
+    """
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with plt.ioff():
+            result = fn(*args, **kwargs)
+            if plt.get_fignums():  # fn built a figure and did not show it: show it now, whole.
+                plt.show()
+        return result
+
+    return run
+
+
 def interactive(fn, **widgets):
     """Runs ``fn`` under ``ipywidgets.interact``, or once with the starting values if widgets can't show.
 
@@ -476,7 +496,7 @@ def interactive(fn, **widgets):
     if widgets_can_render():
         import ipywidgets
 
-        ipywidgets.interact(fn, **widgets)
+        ipywidgets.interact(_whole_figures(fn), **widgets)
         return None
     defaults = {name: param.default for name, param in inspect.signature(fn).parameters.items()
                 if param.default is not inspect.Parameter.empty}

@@ -251,6 +251,30 @@ def test_widgets_render_only_with_a_kernel_and_without_the_switch(monkeypatch):
     shown = []
     monkeypatch.setattr(ipywidgets, "interact", lambda fn, **kw: shown.append((fn, kw)))
     assert viz.interactive(print, value=(0, 3)) is None
-    assert shown == [(print, {"value": (0, 3)})]
+    assert [(fn.__wrapped__, kw) for fn, kw in shown] == [(print, {"value": (0, 3)})]
     monkeypatch.setenv("FCN_STATIC_WIDGETS", "1")
     assert not viz.widgets_can_render()
+
+
+def test_widget_callbacks_build_their_figures_with_interactive_mode_off(monkeypatch):
+    import inspect
+
+    shown, seen = [], []
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: shown.append(plt.get_fignums()) or plt.close("all"))
+
+    def draw(index, scale=2):
+        seen.append(plt.isinteractive())
+        plt.subplots()
+        return index * scale
+
+    wrapped = viz._whole_figures(draw)
+    assert list(inspect.signature(wrapped).parameters) == ["index", "scale"], "ipywidgets reads the signature"
+    was = plt.isinteractive()
+    plt.ion()
+    try:
+        assert wrapped(3) == 6
+        assert seen == [False], "the callback must run with interactive mode off"
+        assert plt.isinteractive(), "interactive mode comes back after the callback"
+        assert len(shown) == 1 and len(shown[0]) == 1, "a figure the callback left open is shown once, whole"
+    finally:
+        plt.interactive(was)
