@@ -46,7 +46,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from fcnlib import runtimes  # noqa: E402  (the measured runtimes of docs/runtimes.json)
+from fcnlib import files, runtimes  # noqa: E402  (the measured runtimes of docs/runtimes.json)
 
 NOTEBOOKS = ROOT / "notebooks"
 COURSE = ROOT / "build" / "classroom"
@@ -300,16 +300,19 @@ def _github_path(url: str) -> str:
     return match.group(1).replace("/tree/", "/blob/", 1)
 
 
-def _runtime(path: Path) -> str:
+def _runtime(path: Path, measured: Path | None = None) -> str:
     """The notebook's measured quick-profile runtime, from docs/runtimes.json (as its header states it)."""
     try:
-        return f"about {runtimes.readme_cell(path.name[:2])}"
+        return f"about {runtimes.readme_cell(path.name[:2], measured or runtimes.RUNTIMES_FILE)}"
     except KeyError:
         return "not measured"
 
 
-def exercise_table(paths: list[Path]) -> str:
-    """The Markdown tables of docs/INSTRUCTORS.md: notebooks with runtime and points, then exercises."""
+def exercise_table(paths: list[Path], measured: Path | None = None) -> str:
+    """The Markdown tables of docs/INSTRUCTORS.md: notebooks with runtime and points, then exercises.
+
+    The runtimes come from ``measured`` (docs/runtimes.json when None), as ``make series`` records them.
+    """
     lines = ["| notebook | quick runtime, measured (docs/runtimes.json) | graded exercises | points (required + optional) |",
              "|---|---|---|---|"]
     rows = ["| notebook | exercise | points | graded cell |", "|---|---|---|---|"]
@@ -319,7 +322,7 @@ def exercise_table(paths: list[Path]) -> str:
         required = sum(e.points for e in found if not e.optional)
         optional = sum(e.points for e in found if e.optional)
         total += required + optional
-        lines.append(f"| {path.stem} | {_runtime(path)} | {len(found)} | {required:g} + {optional:g} |")
+        lines.append(f"| {path.stem} | {_runtime(path, measured)} | {len(found)} | {required:g} + {optional:g} |")
         for e in found:
             rows.append(f"| {path.name[:2]} | {e.number}. {e.title}{' (optional)' if e.optional else ''} "
                         f"| {e.points:g} | `{e.grade_id}`{' (written answer, graded by hand)' if e.grade_id.endswith('_answer') else ''} |")
@@ -332,7 +335,8 @@ def write_table(guide: Path, table: str) -> bool:
     start, end = text.index(TABLE_BEGIN) + len(TABLE_BEGIN), text.index(TABLE_END)
     new = text[:start] + "\n" + table + "\n" + text[end:]
     if new != text:
-        guide.write_text(new, encoding="utf-8")
+        with files.atomic_path(guide) as tmp:  # A failed write leaves the guide as it was.
+            tmp.write_text(new, encoding="utf-8")
     return new != text
 
 

@@ -277,7 +277,8 @@ HEADER_SENTENCE = re.compile(r"\*\*Runtime \(quick profile, 2-core CPU\):\*\*.*?
 
 def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
     """Rewrites every quick runtime the project quotes from the runtimes file: each notebook header's
-    sentence and the README table's "quick" cell. Returns the files it changed (atomic writes)."""
+    sentence, the README table's "quick" cell and the runtime column of docs/INSTRUCTORS.md's
+    generated table (``classroom.py list --write``). Returns the files it changed (atomic writes)."""
     path = runtimes.RUNTIMES_FILE if path is None else path
     changed = []
     readme_path = root / "README.md"
@@ -306,7 +307,25 @@ def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
         with files.atomic_path(readme_path) as tmp:
             tmp.write_text(readme, encoding="utf-8")
         changed.append(str(readme_path))
+    classroom = _classroom()
+    guide = root / "docs" / "INSTRUCTORS.md"
+    if guide.exists():
+        table = classroom.exercise_table(classroom.series_notebooks(root / "notebooks"), path)
+        if classroom.write_table(guide, table):
+            changed.append(str(guide))
     return changed
+
+
+def _classroom():
+    """scripts/classroom.py as a module (scripts/ is not a package)."""
+    import importlib.util
+
+    if "classroom" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("classroom", Path(__file__).with_name("classroom.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["classroom"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["classroom"]
 
 
 def main(argv=None) -> int:
