@@ -43,6 +43,8 @@ from fcnlib import config, files, metrics, models, pipeline, published, recipes
 
 PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, each trained its own way.
     ("keras.io FCN-8S", "keras_io_fcn8s"), ("d2l FCN", "d2l_fcn"), ("TF1 blog FCN-8s", "tf1_blog_fcn8s"),
+    ("U-Net (TF tutorial, frozen encoder)", "tf_tutorial_unet"),
+    ("U-Net (TF tutorial, fine-tuned)", "tf_tutorial_unet_fine_tuned"),
     ("ResNet50 FCN (d2l)", "resnet50_fcn"), ("DeepLabv3+ (ResNet50)", "deeplabv3_plus"),
 ]
 SERIES = [  # (row name, recipes.train_model arguments)

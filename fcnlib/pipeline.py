@@ -192,9 +192,9 @@ def make_dataset(source, batch_size, training=False, image_size=None, augment=Fa
                  shuffle_buffer=1000, cache=False) -> tf.data.Dataset:
     """Builds batches of (preprocessed float32 images, int32 masks) for ``fit`` and ``evaluate``.
 
-    Steps: resize to ``image_size`` (bilinear images, nearest masks); if ``training``: shuffle and,
-    when ``augment``, random scale/crop/flip per pair; then :func:`preprocess_vgg16`, batch,
-    prefetch. Random choices depend only on ``seed`` (and the epoch), so runs repeat exactly.
+    Steps: resize to ``image_size`` (bilinear images, nearest masks; skipped where the pairs have
+    that size already); if ``training``: shuffle and, when ``augment``, random scale/crop/flip per
+    pair; then batch, :func:`preprocess_vgg16` on each batch, prefetch. Random choices depend only on ``seed`` (and the epoch), so runs repeat exactly.
 
     Args:
         source: ``(images, masks)`` arrays (checked by :func:`from_arrays`) or a
@@ -228,7 +228,7 @@ def make_dataset(source, batch_size, training=False, image_size=None, augment=Fa
             dataset = dataset.map(lambda x, y: (x, tf.squeeze(y, -1)), num_parallel_calls=AUTOTUNE)
     else:
         dataset = from_arrays(*source)
-    if image_size is not None:
+    if image_size is not None and tuple(dataset.element_spec[0].shape[:2]) != _size(image_size):
         size = _size(image_size)
         dataset = dataset.map(
             lambda x, y: (tf.image.resize(x, size, method="bilinear"),
@@ -245,9 +245,11 @@ def make_dataset(source, batch_size, training=False, image_size=None, augment=Fa
             keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
             dataset = tf.data.Dataset.zip(dataset, keys).map(
                 lambda pair, key: _augment_pair(pair, key, seed), num_parallel_calls=AUTOTUNE)
-    dataset = dataset.map(lambda x, y: (preprocess_vgg16(x), tf.cast(y, tf.int32)),
-                          num_parallel_calls=AUTOTUNE)
-    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+    # Preprocessing runs on whole batches: one vectorised op per batch instead of one per pair
+    # (the same numbers; per-pair maps cost more than the arithmetic on a 2-core CPU).
+    dataset = dataset.batch(batch_size).map(lambda x, y: (preprocess_vgg16(x), tf.cast(y, tf.int32)),
+                                            num_parallel_calls=AUTOTUNE)
+    return dataset.prefetch(AUTOTUNE)
 
 
 def _augment_pair(pair, key, seed):

@@ -11,6 +11,9 @@ which recipe a layer belongs to.
   Fully-Convolutional Networks", https://keras.io/examples/vision/fully_convolutional_network/
 - :func:`d2l_fcn`: Dive into Deep Learning, section "Fully Convolutional Networks",
   https://d2l.ai/chapter_computer-vision/fcn.html
+- :func:`tf_tutorial_unet`: the U-Net of TensorFlow's tutorial "Image segmentation",
+  https://www.tensorflow.org/tutorials/images/segmentation (the model a learner picks instead of an
+  FCN), with the tutorial's frozen encoder and, in a second row, fine-tuned like the series' FCNs.
 - :func:`tf1_blog_fcn8s`: the TensorFlow 1 FCN-8s of the blog posts written on the template of
   Udacity's semantic segmentation project, https://github.com/udacity/CarND-Semantic-Segmentation
   (``load_vgg`` returns ``layer3_out``, ``layer4_out``, ``layer7_out``; ``tf.layers`` and
@@ -142,6 +145,46 @@ def tf1_blog_fcn8s(profile, num_classes=2) -> keras.Model:
     return keras.Model(inputs, layers.CropToMatch(name="tf1_crop")([x, inputs]), name="tf1_blog_fcn8s")
 
 
+def tf_tutorial_unet(profile, num_classes=2, trainable=False) -> keras.Model:
+    """The U-Net of TensorFlow's segmentation tutorial on the series' trunk: pix2pix upsampling blocks.
+
+    Source: https://www.tensorflow.org/tutorials/images/segmentation (``unet_model``): an encoder
+    tapped at 1/2, 1/4, 1/8, 1/16 and 1/32 (MobileNetV2 there, ``block1_pool`` .. ``block5_pool`` of
+    the series' VGG16 here) and frozen (``down_stack.trainable = False``); from 1/32 up, four
+    ``pix2pix.upsample`` blocks (3x3 transposed convolution of stride 2 without bias, weights drawn
+    from N(0, 0.02), batch normalisation, ReLU) of 512, 256, 128 and 64 filters (times the
+    profile's width), each followed by concatenation with the encoder's features at that scale;
+    last, a 3x3 transposed convolution of stride 2 to the class logits. ``trainable=True`` fine-tunes
+    the encoder too, as the series' FCNs do.
+
+    Args:
+        profile: A ``config.Profile``: the trunk's width and weights.
+        num_classes: Output channels.
+        trainable: Whether the encoder trains (the tutorial: False).
+
+    Returns:
+        An uncompiled ``keras.Model`` named ``tf_tutorial_unet`` whose output is logits.
+    """
+    trunk = recipes.build("fcn32s", profile=profile)  # Padded to a multiple of 32, as every FCN here.
+    trunk.trainable = trainable
+    features = [trunk.get_layer(f"block{k}_pool").output for k in range(1, 6)]  # 1/2 .. 1/32
+    x = features[-1]  # 1/32
+    for k, (filters, skip) in enumerate(zip((512, 256, 128, 64), reversed(features[:-1])), start=1):
+        x = keras.layers.Conv2DTranspose(
+            max(1, int(filters * profile.width)), 3, strides=2, padding="same", use_bias=False,
+            kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02), name=f"unet_up{k}")(x)
+        x = keras.layers.BatchNormalization(name=f"unet_up{k}_bn")(x)
+        x = keras.layers.ReLU(name=f"unet_up{k}_relu")(x)
+        x = keras.layers.Concatenate(name=f"unet_concat{k}")([x, skip])  # 1/16, 1/8, 1/4, 1/2
+    x = keras.layers.Conv2DTranspose(num_classes, 3, strides=2, padding="same", name="unet_last")(x)  # 1/1
+    return keras.Model(trunk.input, layers.CropToMatch(name="unet_crop")([x, trunk.input]),
+                       name="tf_tutorial_unet")
+
+
+def _tf_tutorial_unet_fine_tuned(profile, num_classes=2) -> keras.Model:
+    return tf_tutorial_unet(profile, num_classes, trainable=True)
+
+
 def bilinear_mask_data(profile):
     """The keras.io choice of data: scenes drawn larger, resized to the input size, masks bilinearly.
 
@@ -160,6 +203,7 @@ def bilinear_mask_data(profile):
 
 
 BUILDERS = {"keras_io_fcn8s": keras_io_fcn8s, "d2l_fcn": d2l_fcn, "tf1_blog_fcn8s": tf1_blog_fcn8s,
+            "tf_tutorial_unet": tf_tutorial_unet, "tf_tutorial_unet_fine_tuned": _tf_tutorial_unet_fine_tuned,
             # The models learners bring instead of a VGG (notebook 08), trained like the d2l recipe.
             "resnet50_fcn": resnet.for_profile, "deeplabv3_plus": deeplab.for_profile}
 
@@ -168,7 +212,8 @@ def train_recipe(name: str, profile, data, epochs: int) -> keras.Model:
     """Builds, compiles and trains one published recipe with its own optimiser and data.
 
     keras.io: AdamW, plain sparse cross-entropy on its probabilities, :func:`bilinear_mask_data`.
-    d2l and TF1: Adam and ``metrics.segmentation_loss`` on ``data["train"]``. All at the profile's
+    d2l, TF1, the tutorial's U-Net and the rest: Adam and ``metrics.segmentation_loss`` on
+    ``data["train"]`` (the U-Net tutorial's sparse cross-entropy on logits, void ignored). All at the profile's
     learning rate, seeded like the series' recipes, without the checkpoint cache.
 
     Args:

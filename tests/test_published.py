@@ -47,3 +47,21 @@ def test_bilinear_mask_data_erodes_objects_but_invents_no_class():
     nearest = tf.image.resize(big[..., None], (64, 64), "nearest")[..., 0].numpy()
     # Truncating bilinear fractions shrinks every object: fewer foreground pixels than nearest.
     assert masks.sum() < nearest.sum()
+
+
+def test_the_tutorial_unet_concatenates_every_scale_and_freezes_its_encoder_as_published():
+    x = np.random.default_rng(1).normal(0, 50, (1, 50, 70, 3)).astype("float32")
+    unet = published.tf_tutorial_unet(TINY)
+    assert unet(x).shape == (1, 50, 70, 2)  # Any size: padded to a multiple of 32, cropped back.
+    ups = [layer for layer in unet.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert [layer.name for layer in ups] == ["unet_up1", "unet_up2", "unet_up3", "unet_up4", "unet_last"]
+    assert all(layer.strides == (2, 2) and layer.kernel.shape[:2] == (3, 3) for layer in ups)
+    assert [layer.filters for layer in ups[:4]] == [int(f * TINY.width) for f in (512, 256, 128, 64)]
+    concats = [layer for layer in unet.layers if isinstance(layer, keras.layers.Concatenate)]
+    probe = keras.Model(unet.input, [layer.output for layer in concats])
+    assert [tuple(out.shape[1:3]) for out in probe(x)] == [(4, 6), (8, 12), (16, 24), (32, 48)]  # 64x96 padded
+    assert not unet.get_layer("block1_conv1").trainable and unet.get_layer("unet_up1").trainable
+    tuned = published.BUILDERS["tf_tutorial_unet_fine_tuned"](TINY)
+    assert tuned.get_layer("block1_conv1").trainable
+    assert tuned.count_params() == unet.count_params()
+    assert len(tuned.trainable_weights) > len(unet.trainable_weights)
