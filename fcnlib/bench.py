@@ -47,6 +47,9 @@ PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, 
     ("U-Net (TF tutorial, fine-tuned)", "tf_tutorial_unet_fine_tuned"),
     ("ResNet50 FCN (d2l)", "resnet50_fcn"), ("DeepLabv3+ (ResNet50)", "deeplabv3_plus"),
 ]
+# Why d2l's head beats the series' FCN-32s: its Glorot score layer, with a fixed and a learned upsampler.
+EXPERIMENTS = [("FCN-32s fixed, Glorot score", "fcn32s_glorot_score"),
+               ("FCN-32s learned, Glorot score", "fcn32s_learned_glorot_score")]
 SERIES = [  # (row name, recipes.train_model arguments)
     ("dense baseline", ("dense",)), ("FCN-32s fixed", ("fcn32s",)),
     ("FCN-32s learned", ("fcn32s", "binary", "learned")),
@@ -91,7 +94,7 @@ def model_table(profile, epochs):
         model, _ = recipes.train_model(*args, profile=profile, datasets=data, epochs=epochs, verbose=0)
         rows.append(_row(name, model, time.perf_counter() - start, data))
         print(f"  {name}: {rows[-1][2]:.0f} s", flush=True)
-    for name, recipe in PUBLISHED:
+    for name, recipe in EXPERIMENTS + PUBLISHED:
         start = time.perf_counter()
         model = published.train_recipe(recipe, profile, data, epochs)
         rows.append(_row(name, model, time.perf_counter() - start, data))
@@ -269,7 +272,7 @@ def main(argv=None) -> str:
     epochs = args.epochs or profile.epochs
     with tempfile.TemporaryDirectory() as cache:
         os.environ[config.CACHE_DIR_ENV] = cache  # Every model trains afresh and is timed.
-        print(f"Training {len(SERIES) + len(PUBLISHED)} models, {epochs} epochs each ...", flush=True)
+        print(f"Training {len(SERIES) + len(EXPERIMENTS) + len(PUBLISHED)} models, {epochs} epochs each ...", flush=True)
         rows = model_table(profile, epochs)
     rates, efficiency = pipeline_ratio(profile), compute_efficiency(profile)
     text = render(profile, epochs, rows, rates, efficiency, notebook_times())

@@ -114,13 +114,13 @@ def _check_fcn_arguments(num_classes, input_shape, upsampling, fc6_kernel, dropo
         raise ValueError(f"dropout is a rate in [0, 1); got {dropout!r}.")
 
 
-def _score(x, num_classes, name):
-    """A zero-initialised 1x1 convolution: a new class-score layer starts by adding nothing."""
-    return keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros", name=name)(x)
+def _score(x, num_classes, name, initializer="zeros"):
+    """A 1x1 class-score convolution, zero-initialised by default: a new one starts by adding nothing."""
+    return keras.layers.Conv2D(num_classes, 1, kernel_initializer=initializer, name=name)(x)
 
 
 def _fcn_trunk_and_head(num_classes, input_shape, width, upsampling, fc6_kernel, dropout,
-                        skip_scaling):
+                        skip_scaling, score_initializer="zeros"):
     """Builds the shared part of every FCN: padding, the VGG16 trunk and the scoring head."""
     _check_fcn_arguments(num_classes, input_shape, upsampling, fc6_kernel, dropout)
     inputs = keras.Input(input_shape, name="image")
@@ -135,7 +135,7 @@ def _fcn_trunk_and_head(num_classes, input_shape, width, upsampling, fc6_kernel,
     x = keras.layers.Dropout(dropout, name="drop6")(x)
     x = keras.layers.Conv2D(units, 1, activation="relu", name="fc7")(x)  # 1/32
     x = keras.layers.Dropout(dropout, name="drop7")(x)
-    return inputs, taps, _score(x, num_classes, "score_fr")  # 1/32
+    return inputs, taps, _score(x, num_classes, "score_fr", score_initializer)  # 1/32
 
 
 def _finish(inputs, scores, name, weights):
@@ -151,7 +151,7 @@ def _finish(inputs, scores, name, weights):
 
 
 def fcn32s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, upsampling="fixed",
-           fc6_kernel=7, dropout=0.5, skip_scaling=False):
+           fc6_kernel=7, dropout=0.5, skip_scaling=False, score_initializer="zeros"):
     """Builds FCN-32s: VGG16 scores at 1/32 resolution, upsampled 32x in one step.
 
     Args:
@@ -165,6 +165,10 @@ def fcn32s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, up
             for the quick backbone, so that ``fc1`` reshapes into it.
         dropout: Rate of ``drop6`` and ``drop7``.
         skip_scaling: Scale skip inputs (only used by FCN-16s and FCN-8s).
+        score_initializer: Keras initializer of ``score_fr``: ``"zeros"`` as the paper's FCNs
+            (Section 4.3), ``"glorot_uniform"`` as d2l's 1x1 convolution. A transposed convolution's
+            kernel gradient is proportional to its input, so after a zero ``score_fr`` a learned
+            upsampler starts without any; ``make bench`` measures what that costs.
 
     Returns:
         A ``keras.Model`` named ``"fcn32s"`` with output ``(batch, H, W, num_classes)``.
@@ -183,7 +187,7 @@ def fcn32s(num_classes, input_shape=(None, None, 3), weights=None, width=1.0, up
     Introduced in notebooks/02_fully_convolutional.ipynb.
     """
     inputs, _, score_fr = _fcn_trunk_and_head(
-        num_classes, input_shape, width, upsampling, fc6_kernel, dropout, skip_scaling
+        num_classes, input_shape, width, upsampling, fc6_kernel, dropout, skip_scaling, score_initializer
     )
     up = layers.upsample_layer(num_classes, 32, upsampling, name="upscore32")(score_fr)  # 1/1
     return _finish(inputs, up, "fcn32s", weights)

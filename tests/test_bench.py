@@ -52,6 +52,7 @@ def test_bench_builds_no_model_and_times_every_published_recipe():
     assert builds_models(inspect.getsource(bench)) == []
     assert builds_models("m = keras.Model(i, o)\nx = keras.Input((2,))") == ["keras.Model", "keras.Input"]
     assert [key for _, key in bench.PUBLISHED] == list(published.BUILDERS)
+    assert [key for _, key in bench.EXPERIMENTS] == list(published.EXPERIMENTS)
 
 
 
@@ -67,7 +68,7 @@ def test_the_readme_table_and_the_committed_results_file_agree():
             f"{rates['in_memory']:.0f} from in-memory tensors") in readme
     assert f"achieves {flops['fcn8s_training_step']:.1f} GFLOP/s" in readme
     assert results["profile"] == "quick"
-    names = {name for name, _ in bench.SERIES + bench.PUBLISHED}
+    names = {name for name, _ in bench.SERIES + bench.EXPERIMENTS + bench.PUBLISHED}
     assert {row[0] for row in rows} <= names, "a row of the file is no model of the bench"
 
 

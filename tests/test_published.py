@@ -65,3 +65,14 @@ def test_the_tutorial_unet_concatenates_every_scale_and_freezes_its_encoder_as_p
     assert tuned.get_layer("block1_conv1").trainable
     assert tuned.count_params() == unet.count_params()
     assert len(tuned.trainable_weights) > len(unet.trainable_weights)
+
+
+def test_the_fcn32s_experiment_changes_only_the_score_start_and_the_upsampler():
+    series = recipes.build("fcn32s", profile=TINY)
+    for key, learned in (("fcn32s_glorot_score", False), ("fcn32s_learned_glorot_score", True)):
+        model = published.EXPERIMENTS[key](TINY)
+        assert [layer.name for layer in model.layers] == [layer.name for layer in series.layers]
+        assert model.get_layer("upscore32").trainable is learned
+        assert np.abs(model.get_layer("score_fr").kernel.numpy()).max() > 0  # Glorot, not zero
+        assert not np.any(series.get_layer("score_fr").kernel.numpy())
+        np.testing.assert_array_equal(model.get_layer("fc6").kernel.numpy(), series.get_layer("fc6").kernel.numpy())
