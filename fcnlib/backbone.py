@@ -124,21 +124,31 @@ def quick_classifier(pretrained: bool = False) -> keras.Model:
     return model
 
 
-def _verified_quick_backbone() -> Path:
-    path, sha_path = Path(config.QUICK_BACKBONE_FILE), Path(config.QUICK_BACKBONE_SHA256_FILE)
+def verified_shipped_file(path, sha_path, rebuild_command=REBUILD_COMMAND) -> Path:
+    """Returns ``path`` once its SHA-256 matches the first word of ``sha_path``.
+
+    Raises:
+        FileNotFoundError: If either file is missing (the message names it and the rebuild command).
+        ValueError: If the digests differ (a damaged or stale file).
+    """
+    path, sha_path = Path(path), Path(sha_path)
     for needed in (path, sha_path):
         if not needed.is_file():
             raise FileNotFoundError(
-                f"The quick backbone file {needed} is missing; rebuild it with `{REBUILD_COMMAND}`."
+                f"The shipped weights file {needed} is missing; rebuild it with `{rebuild_command}`."
             )
     expected = sha_path.read_text().split()[0] if sha_path.read_text().split() else ""
     actual = files.sha256(path)
     if actual != expected:
         raise ValueError(
             f"{path} has SHA-256 {actual}, but {sha_path} expects {expected or 'nothing'}; the file "
-            f"is damaged or stale. Restore it from git or rebuild it with `{REBUILD_COMMAND}`."
+            f"is damaged or stale. Restore it from git or rebuild it with `{rebuild_command}`."
         )
     return path
+
+
+def _verified_quick_backbone() -> Path:
+    return verified_shipped_file(config.QUICK_BACKBONE_FILE, config.QUICK_BACKBONE_SHA256_FILE)
 
 
 # keras.applications.VGG16's ImageNet weights (with the fc layers): its file name, URL and MD5, as in

@@ -55,6 +55,10 @@ SHIPPED_DATA_DIR = REPO_ROOT / "data" if FROM_CHECKOUT else Path(__file__).resol
 # Where the quick profile's pretrained VGG16-style classifier lives, and its SHA-256.
 QUICK_BACKBONE_FILE = SHIPPED_DATA_DIR / "vgg16_quarter_synthetic.weights.h5"
 QUICK_BACKBONE_SHA256_FILE = SHIPPED_DATA_DIR / "vgg16_quarter_synthetic.sha256"
+# The same for notebook 08's ResNet50 (1/8 wide, one bottleneck block per stage, 64x64 input), with
+# its recipe beside it.
+QUICK_RESNET_FILE = SHIPPED_DATA_DIR / "resnet50_eighth_synthetic.weights.h5"
+QUICK_RESNET_SHA256_FILE = SHIPPED_DATA_DIR / "resnet50_eighth_synthetic.sha256"
 
 # Class names of the embedded synthetic traffic-sign scenes.
 BINARY_CLASSES = ("background", "sign")

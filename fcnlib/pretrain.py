@@ -14,6 +14,11 @@ scores. Rebuild them with::
 
 The scenes come from seeds that the FCN splits (``synthetic.SPLIT_SEEDS``) never use, so the
 backbone has seen none of the FCNs' validation or test images.
+
+``--backbone resnet50`` trains notebook 08's small ResNet50 (``resnet.quick_classifier()``: 1/8 wide,
+one bottleneck block per stage, 64x64 input) on the same task and writes
+``config.QUICK_RESNET_FILE`` with its checksum and ``resnet50_eighth_synthetic.README.md``. With
+BatchNorm after every convolution it needs neither the data-dependent start nor the warm-up.
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 
-from fcnlib import backbone, config, files, pipeline, synthetic
+from fcnlib import backbone, config, files, pipeline, resnet, synthetic
 
 # Seeds of the pretraining scenes: train uses TRAIN_SEED + seed, validation VAL_SEED + seed.
 TRAIN_SEED, VAL_SEED = 100, 200
 DEFAULTS = dict(epochs=6, num_images=3600, num_val=400, seed=0, batch_size=32, learning_rate=5e-4)
+RESNET_DEFAULTS = dict(epochs=20, num_images=4000, num_val=400, seed=0, batch_size=32, learning_rate=1e-3)
+BACKBONES = ("vgg16", "resnet50")
 
 
 def _dataset(images, labels, batch_size, seed=None):
@@ -125,9 +132,7 @@ def train_backbone(epochs=DEFAULTS["epochs"], num_images=DEFAULTS["num_images"],
 
     >>> model, report = train_backbone(epochs=1, num_images=64, num_val=32)  # doctest: +SKIP
     """
-    for name, value in dict(epochs=epochs, num_images=num_images, num_val=num_val).items():
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    _check_counts(epochs=epochs, num_images=num_images, num_val=num_val)
     size, num_classes = config.QUICK.image_size, len(config.MULTICLASS_CLASSES)
     train_x, train_masks = synthetic.generate(num_images, size, "multiclass", TRAIN_SEED + seed)
     val_x, val_masks = synthetic.generate(num_val, size, "multiclass", VAL_SEED + seed)
@@ -161,6 +166,54 @@ def train_backbone(epochs=DEFAULTS["epochs"], num_images=DEFAULTS["num_images"],
     return model, report
 
 
+def _check_counts(**counts):
+    for name, value in counts.items():
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+
+
+def train_resnet_backbone(epochs=RESNET_DEFAULTS["epochs"], num_images=RESNET_DEFAULTS["num_images"],
+                          num_val=RESNET_DEFAULTS["num_val"], seed=RESNET_DEFAULTS["seed"],
+                          batch_size=RESNET_DEFAULTS["batch_size"],
+                          learning_rate=RESNET_DEFAULTS["learning_rate"], verbose=2):
+    """Trains ``resnet.quick_classifier()`` on synthetic scene-level sign labels (64x64 scenes).
+
+    The task, the seeds, the flips and the loss are :func:`train_backbone`'s; the start is Keras'
+    default (BatchNorm keeps the signal in range) and Adam's rate follows a cosine from
+    ``learning_rate`` down to zero. Arguments and result as :func:`train_backbone`.
+
+    Example:
+
+    >>> model, report = train_resnet_backbone(epochs=1, num_images=64, num_val=32)  # doctest: +SKIP
+    """
+    _check_counts(epochs=epochs, num_images=num_images, num_val=num_val)
+    size, num_classes = resnet.QUICK_IMAGE_SIZE, len(config.MULTICLASS_CLASSES)
+    train_x, train_masks = synthetic.generate(num_images, size, "multiclass", TRAIN_SEED + seed)
+    val_x, val_masks = synthetic.generate(num_val, size, "multiclass", VAL_SEED + seed)
+    train_y = synthetic.presence_labels(train_masks, num_classes)
+    val_y = synthetic.presence_labels(val_masks, num_classes)
+    keras.utils.set_random_seed(seed)
+    model = resnet.quick_classifier()
+    steps = -(-num_images // batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="label_accuracy"),
+                 keras.metrics.AUC(multi_label=True, from_logits=True, name="auc")],
+    )
+    start = time.perf_counter()
+    model.fit(_dataset(train_x, train_y, batch_size, seed), epochs=epochs, verbose=verbose,
+              validation_data=_dataset(val_x, val_y, batch_size), shuffle=False)  # Shuffled above.
+    seconds = time.perf_counter() - start
+    logits = model.predict(_dataset(val_x, val_y, batch_size), verbose=0)
+    settings = dict(epochs=epochs, num_images=num_images, num_val=num_val, seed=seed,
+                    batch_size=batch_size, learning_rate=learning_rate)
+    report = {"settings": settings, "scores": label_scores(val_y, logits), "seconds": seconds,
+              "positive_share": val_y.mean(axis=0)}
+    return model, report
+
+
 def companion_paths(output) -> tuple[Path, Path]:
     """Where the checksum and the recipe of a weights file go: ``data/`` names for the shipped
     file, ``<stem>.sha256`` and ``<stem>.README.md`` beside any other output."""
@@ -171,13 +224,68 @@ def companion_paths(output) -> tuple[Path, Path]:
     return output.with_name(f"{stem}.sha256"), output.with_name(f"{stem}.README.md")
 
 
+def _score_rows(report) -> str:
+    scores = report["scores"]
+    return "\n".join(
+        f"| {name} | {share:.2f} | {auc:.3f} | {f1:.3f} |"
+        for name, share, auc, f1 in zip(config.MULTICLASS_CLASSES[1:], report["positive_share"],
+                                        scores["auc"], scores["f1"])
+    )
+
+
+def _resnet_readme(output, report, digest, argv, sha_name) -> str:
+    s, scores = report["settings"], report["scores"]
+    names = config.MULTICLASS_CLASSES[1:]
+    command = "python -m fcnlib.pretrain" + "".join(f" {arg}" for arg in argv)
+    return f"""# Shipped data: notebook 08's small ResNet50
+
+`{output.name}` holds the weights of `fcnlib.resnet.quick_classifier()`: ResNet50's stem and four
+stages with the layer names of `keras.applications.ResNet50`, at width {resnet.QUICK_WIDTH} (8 to 256
+channels) with {resnet.QUICK_BLOCKS} bottleneck blocks per stage (ResNet50 has (3, 4, 6, 3)),
+{resnet.QUICK_IMAGE_SIZE}x{resnet.QUICK_IMAGE_SIZE} RGB input with caffe preprocessing
+(`keras.applications.resnet50.preprocess_input`, the same as `fcnlib.pipeline.preprocess_vgg16`),
+global average pooling and {len(names)} logits. `fcnlib.resnet.load_resnet50_weights(model, "synthetic")`
+copies its `conv*` layers (BatchNorm moving statistics included) into any model built on
+`resnet50_trunk(width={resnet.QUICK_WIDTH}, blocks={resnet.QUICK_BLOCKS})`, after checking the file
+against `{sha_name}`.
+
+## Recipe
+
+    {command}
+
+- Task: multi-label "which sign classes appear in the scene" (`synthetic.presence_labels`; a class
+  counts when it covers at least {synthetic.MIN_PRESENCE_PIXELS} pixels): {", ".join(names)}.
+- Data: {s["num_images"]} training scenes, `synthetic.generate(n, {resnet.QUICK_IMAGE_SIZE}, "multiclass", seed={TRAIN_SEED + s["seed"]})`,
+  with random left-right flips; {s["num_val"]} validation scenes from seed {VAL_SEED + s["seed"]}. The FCN
+  splits use seeds {sorted(synthetic.SPLIT_SEEDS.values())}, so the backbone never saw an FCN validation or test scene.
+- Loss and optimiser: sigmoid binary cross-entropy on the logits; Adam, batch {s["batch_size"]}, {s["epochs"]} epochs;
+  the learning rate follows a cosine from {s["learning_rate"]} down to zero. Keras' default start; seeded with
+  `keras.utils.set_random_seed({s["seed"]})`.
+
+## Result on the {s["num_val"]} validation scenes
+
+Label accuracy {scores["label_accuracy"]:.3f}; exact match (all five labels right) {scores["exact_match"]:.3f};
+mean ROC AUC {np.nanmean(scores["auc"]):.3f}; mean F1 {np.nanmean(scores["f1"]):.3f}.
+
+| class | share present | ROC AUC | F1 (p > 0.5) |
+|---|---|---|---|
+{_score_rows(report)}
+
+Training took {report["seconds"] / 60:.1f} minutes on {_machine()} (TensorFlow {tf.__version__},
+Keras {keras.__version__}).
+
+## File
+
+`{output.name}`: {output.stat().st_size:,} bytes (float32), SHA-256
+`{digest}`.
+Check it with `sha256sum -c {sha_name}` in this folder.
+"""
+
+
 def _readme(output, report, digest, argv, sha_name) -> str:
     s, scores = report["settings"], report["scores"]
     names = config.MULTICLASS_CLASSES[1:]
-    rows = "\n".join(
-        f"| {name} | {share:.2f} | {auc:.3f} | {f1:.3f} |"
-        for name, share, auc, f1 in zip(names, report["positive_share"], scores["auc"], scores["f1"])
-    )
+    rows = _score_rows(report)
     command = "python -m fcnlib.pretrain" + "".join(f" {arg}" for arg in argv)
     return f"""# Shipped data: the quick profile's backbone
 
@@ -239,15 +347,20 @@ def _check_output(output) -> Path:
     return output
 
 
-def write_outputs(model, report, output, argv=()) -> dict:
-    """Writes the weights, their SHA-256 and the recipe README, each atomically."""
+def write_outputs(model, report, output, argv=(), kind="vgg16") -> dict:
+    """Writes the weights, their SHA-256 and the recipe README, each atomically.
+
+    ``kind`` is the backbone (``"vgg16"`` or ``"resnet50"``), which picks the README.
+    """
     output = _check_output(output)
+    if kind not in BACKBONES:
+        raise ValueError(f"kind must be one of {BACKBONES}; got {kind!r}.")
     sha_path, readme_path = companion_paths(output)
     with tempfile.TemporaryDirectory() as folder:
         staged = Path(folder) / output.name  # Keras insists on the .weights.h5 suffix.
         # A compiled model would also save its optimizer's state (three times the size); a fresh
         # copy holds the weights alone.
-        bare = backbone.quick_classifier()
+        bare = backbone.quick_classifier() if kind == "vgg16" else resnet.quick_classifier()
         bare.set_weights(model.get_weights())
         bare.save_weights(staged)
         with files.atomic_path(output) as tmp:
@@ -256,7 +369,8 @@ def write_outputs(model, report, output, argv=()) -> dict:
     with files.atomic_path(sha_path) as tmp:
         tmp.write_text(f"{digest}  {output.name}\n")
     with files.atomic_path(readme_path) as tmp:
-        tmp.write_text(_readme(output, report, digest, argv, sha_path.name))
+        readme = _readme if kind == "vgg16" else _resnet_readme
+        tmp.write_text(readme(output, report, digest, argv, sha_path.name))
     return {"weights": output, "sha256": sha_path, "readme": readme_path, "digest": digest}
 
 
@@ -264,21 +378,26 @@ def main(argv=None) -> dict:
     """The command line: trains, then writes the weights, checksum and README; returns their paths."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m fcnlib.pretrain", description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    parser.add_argument("--num-images", type=int, default=DEFAULTS["num_images"])
-    parser.add_argument("--num-val", type=int, default=DEFAULTS["num_val"])
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
-    parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"])
-    parser.add_argument("--output", type=Path, default=config.QUICK_BACKBONE_FILE)
+    parser.add_argument("--backbone", choices=BACKBONES, default="vgg16",
+                        help="vgg16: the quick profile's backbone; resnet50: notebook 08's")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--num-images", type=int)
+    parser.add_argument("--num-val", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--output", type=Path)
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     args = parser.parse_args(argv)
-    _check_output(args.output)
-    model, report = train_backbone(
-        epochs=args.epochs, num_images=args.num_images, num_val=args.num_val, seed=args.seed,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, verbose=0 if args.quiet else 2,
-    )
-    written = write_outputs(model, report, args.output, argv)
+    vgg = args.backbone == "vgg16"
+    defaults = DEFAULTS if vgg else RESNET_DEFAULTS
+    settings = {name: defaults[name] if getattr(args, name) is None else getattr(args, name)
+                for name in defaults}
+    output = args.output or (config.QUICK_BACKBONE_FILE if vgg else config.QUICK_RESNET_FILE)
+    _check_output(output)
+    trainer = train_backbone if vgg else train_resnet_backbone
+    model, report = trainer(**settings, verbose=0 if args.quiet else 2)
+    written = write_outputs(model, report, output, argv, kind=args.backbone)
     scores = report["scores"]
     print(f"Validation: label accuracy {scores['label_accuracy']:.3f}, mean AUC "
           f"{scores['auc'].mean():.3f}, mean F1 {scores['f1'].mean():.3f}; "

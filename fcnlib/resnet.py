@@ -29,11 +29,18 @@ from pathlib import Path
 
 import keras
 
-from fcnlib import layers
+from fcnlib import config, layers
 
 # (filters of the bottleneck, blocks) of ResNet50's four residual stages, conv2 ... conv5.
 RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))
 BN_EPSILON = 1.001e-5  # As keras.applications.ResNet50.
+# The ResNet whose weights ship in data/ (config.QUICK_RESNET_FILE), trained on the synthetic scenes
+# by `python -m fcnlib.pretrain --backbone resnet50`: 1/8 of ResNet50's channels, one bottleneck block
+# per stage (the first block of each of ResNet50's stages, with its layer names), 64x64 input.
+QUICK_WIDTH = 0.125
+QUICK_BLOCKS = (1, 1, 1, 1)
+QUICK_IMAGE_SIZE = 64
+REBUILD_COMMAND = "python -m fcnlib.pretrain --backbone resnet50"
 
 
 def _scaled(channels, width):
@@ -109,27 +116,59 @@ def resnet50_trunk(inputs, width: float = 1.0, output_stride: int = 32, blocks=N
     return taps
 
 
+def quick_classifier(pretrained: bool = False) -> keras.Model:
+    """Builds the small ResNet50 whose weights ship in ``data/``: a sign classifier on the trunk.
+
+    ``resnet50_trunk`` at ``QUICK_WIDTH`` with ``QUICK_BLOCKS`` on ``QUICK_IMAGE_SIZE`` pixels,
+    global average pooling and ``predictions`` (one logit per sign class present in a scene), as
+    ``keras.applications.ResNet50``'s top. Its trunk expects caffe input (``pipeline.preprocess_vgg16``).
+
+    Args:
+        pretrained: Load every layer from ``config.QUICK_RESNET_FILE`` after checking its SHA-256.
+    """
+    inputs = keras.Input((QUICK_IMAGE_SIZE, QUICK_IMAGE_SIZE, 3), name="image")
+    taps = resnet50_trunk(inputs, QUICK_WIDTH, blocks=QUICK_BLOCKS)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(taps[32])
+    outputs = keras.layers.Dense(len(config.MULTICLASS_CLASSES) - 1, name="predictions")(x)
+    model = keras.Model(inputs, outputs, name="resnet50_synthetic")
+    if pretrained:
+        from fcnlib import backbone
+
+        model.load_weights(backbone.verified_shipped_file(
+            config.QUICK_RESNET_FILE, config.QUICK_RESNET_SHA256_FILE, REBUILD_COMMAND))
+    return model
+
+
 def _source_model(weights):
     if isinstance(weights, keras.Model):
         return weights
+    if weights == "synthetic":
+        return quick_classifier(pretrained=True)
     if weights == "imagenet":
         return keras.applications.ResNet50(weights="imagenet", include_top=False)
     path = Path(weights)
     if not path.is_file():
-        raise FileNotFoundError(f"No ResNet50 weights file {path}; pass None, 'imagenet', a model, "
-                                "or an existing .keras, .weights.h5 or Keras .h5 file.")
+        raise FileNotFoundError(f"No ResNet50 weights file {path}; pass None, 'imagenet', 'synthetic', "
+                                "a model, or an existing .keras, .weights.h5 or Keras .h5 file.")
     if path.suffix == ".keras":
         return keras.saving.load_model(path, compile=False)
     if path.name.endswith(".weights.h5") or path.suffix == ".h5":
+        if path.name.endswith(".weights.h5"):  # A file that `fcnlib.pretrain --backbone resnet50` wrote?
+            small = quick_classifier()
+            try:
+                small.load_weights(path)
+                return small
+            except Exception:
+                pass
         source = keras.applications.ResNet50(weights=None, include_top=False)
         try:
             source.load_weights(path)
         except Exception as error:
             raise ValueError(f"{path} holds no weights of keras.applications.ResNet50(include_top="
-                             f"False) at width 1.0. Cause: {error}") from error
+                             f"False) at width 1.0, nor of resnet.quick_classifier(). Cause: {error}") from error
         return source
-    raise ValueError(f"Unknown ResNet50 weights {weights!r}; pass None, 'imagenet', a model, or the "
-                     "path of a .keras, .weights.h5 or .h5 file.")
+    raise ValueError(f"Unknown ResNet50 weights {weights!r}; pass None, 'imagenet', 'synthetic', a "
+                     "model, or the path of a .keras, .weights.h5 or .h5 file.")
 
 
 def load_resnet50_weights(model: keras.Model, weights) -> list[str]:
@@ -138,8 +177,10 @@ def load_resnet50_weights(model: keras.Model, weights) -> list[str]:
     Args:
         model: A model built on :func:`resnet50_trunk` (any head; heads have other names).
         weights: None (nothing), ``"imagenet"`` (``keras.applications.ResNet50``, downloaded once,
-            98 MB), a ``keras.Model`` with ResNet50's layer names, or the path of a ``.keras`` model
-            or of a ``.weights.h5`` / ``.h5`` file of ``ResNet50(include_top=False)``.
+            98 MB), ``"synthetic"`` (the shipped :func:`quick_classifier`, checked against its
+            SHA-256; only for ``width=QUICK_WIDTH`` and ``blocks=QUICK_BLOCKS``), a ``keras.Model``
+            with ResNet50's layer names, or the path of a ``.keras`` model or of a ``.weights.h5`` /
+            ``.h5`` file of ``ResNet50(include_top=False)``.
 
     Returns:
         The names of the layers that received weights.
@@ -162,7 +203,8 @@ def load_resnet50_weights(model: keras.Model, weights) -> list[str]:
             continue
         other = source_layers.get(layer.name)
         if other is None:
-            raise ValueError(f"The ResNet50 weights have no layer {layer.name!r}.")
+            raise ValueError(f"The ResNet50 weights have no layer {layer.name!r}; check blocks (the "
+                             f"shipped synthetic ResNet has {QUICK_BLOCKS}).")
         values = other.get_weights()
         shapes = [tuple(w.shape) for w in layer.weights]
         if [v.shape for v in values] != shapes:
@@ -233,7 +275,8 @@ def fcn_resnet50(num_classes, input_shape=(None, None, 3), weights=None, width=1
 
 def for_profile(profile, num_classes=2, skips=False) -> keras.Model:
     """The ResNet50 FCN a profile trains: full ResNet50 with ImageNet weights when the profile's
-    VGG16 is ImageNet's, else ``profile.width`` with random weights (no synthetic ResNet ships)."""
+    VGG16 is ImageNet's, else ``profile.width`` with random weights (the shipped synthetic ResNet,
+    ``weights="synthetic"``, is smaller: ``QUICK_WIDTH`` and ``QUICK_BLOCKS``, notebook 08's)."""
     imagenet = profile.backbone_weights == "imagenet"
     return fcn_resnet50(num_classes, weights="imagenet" if imagenet else None,
                         width=1.0 if imagenet else profile.width, skips=skips)

@@ -165,6 +165,8 @@ def test_installed_wheel_works_away_from_the_checkout(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "fcnlib/data/vgg16_quarter_synthetic.weights.h5" in names
     assert "fcnlib/data/vgg16_quarter_synthetic.sha256" in names
+    assert "fcnlib/data/resnet50_eighth_synthetic.weights.h5" in names
+    assert "fcnlib/data/resnet50_eighth_synthetic.sha256" in names
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), names
 
     env_dir = tmp_path / "venv"

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from fcnlib import backbone, config, files, models, pipeline, pretrain, synthetic
+from fcnlib import backbone, config, deeplab, files, models, pipeline, pretrain, resnet, synthetic
 
 
 def test_shipped_weights_match_their_checksum():
@@ -82,3 +82,70 @@ def test_bad_arguments_fail_before_training(tmp_path):
         pretrain.main(["--output", str(tmp_path / "model.h5")])
     with pytest.raises(ValueError, match="epochs"):
         pretrain.train_backbone(epochs=0)
+
+
+# Notebook 08's small ResNet50: resnet.quick_classifier(), shipped as config.QUICK_RESNET_FILE.
+
+def test_shipped_resnet_weights_match_their_checksum_and_recipe():
+    recorded = config.QUICK_RESNET_SHA256_FILE.read_text().split()
+    assert recorded[1] == config.QUICK_RESNET_FILE.name
+    assert files.sha256(config.QUICK_RESNET_FILE) == recorded[0]
+    assert config.QUICK_RESNET_FILE.stat().st_size < 20 * 2**20
+    readme = pretrain.companion_paths(config.QUICK_RESNET_FILE)[1]
+    assert readme == config.SHIPPED_DATA_DIR / "resnet50_eighth_synthetic.README.md"
+    assert recorded[0] in readme.read_text() and "--backbone resnet50" in readme.read_text()
+
+
+def test_synthetic_resnet_weights_load_by_name_into_the_d2l_fcn_and_deeplab():
+    classifier = resnet.quick_classifier(pretrained=True)
+    fcn = resnet.fcn_resnet50(6, width=resnet.QUICK_WIDTH, blocks=resnet.QUICK_BLOCKS, weights="synthetic")
+    trunk = [layer.name for layer in classifier.layers if layer.weights and layer.name.startswith("conv")]
+    assert [layer.name for layer in fcn.layers if layer.name in trunk] == trunk
+    for name in ("conv1_conv", "conv3_block1_2_bn", "conv5_block1_3_conv"):
+        for mine, theirs in zip(fcn.get_layer(name).get_weights(), classifier.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)  # BatchNorm's moving statistics too.
+    lab = deeplab.deeplabv3_plus(6, width=resnet.QUICK_WIDTH, blocks=resnet.QUICK_BLOCKS,
+                                 image_size=resnet.QUICK_IMAGE_SIZE, weights="synthetic")
+    np.testing.assert_array_equal(lab.get_layer("conv5_block1_2_conv").kernel.numpy(),
+                                  classifier.get_layer("conv5_block1_2_conv").kernel.numpy())
+    with pytest.raises(ValueError, match="conv2_block2.*blocks"):  # ResNet50's depth: more blocks than shipped.
+        resnet.fcn_resnet50(6, width=resnet.QUICK_WIDTH, blocks=(2, 1, 1, 1), weights="synthetic")
+    with pytest.raises(ValueError, match="conv1_conv.*width"):
+        resnet.fcn_resnet50(6, width=0.25, blocks=resnet.QUICK_BLOCKS, weights="synthetic")
+
+
+def test_shipped_resnet_recognises_signs_on_unseen_scenes():
+    images, masks = synthetic.generate(96, resnet.QUICK_IMAGE_SIZE, "multiclass", seed=999)
+    labels = synthetic.presence_labels(masks, len(config.MULTICLASS_CLASSES))
+    logits = resnet.quick_classifier(pretrained=True).predict(pipeline.preprocess_vgg16(images), verbose=0)
+    assert pretrain.label_scores(labels, logits)["auc"].mean() > 0.75  # Chance is 0.5.
+
+
+def test_shipped_resnet_is_checked_before_use(tmp_path, monkeypatch):
+    weights, sha = tmp_path / "r.weights.h5", tmp_path / "r.sha256"
+    monkeypatch.setattr(config, "QUICK_RESNET_FILE", weights)
+    monkeypatch.setattr(config, "QUICK_RESNET_SHA256_FILE", sha)
+    with pytest.raises(FileNotFoundError, match="r.weights.h5.*--backbone resnet50"):
+        resnet.quick_classifier(pretrained=True)
+    weights.write_bytes(b"weights")
+    sha.write_text("0" * 64 + "  r.weights.h5\n")
+    with pytest.raises(ValueError, match="SHA-256.*--backbone resnet50"):
+        resnet.fcn_resnet50(6, width=resnet.QUICK_WIDTH, blocks=resnet.QUICK_BLOCKS, weights="synthetic")
+
+
+def test_resnet_entry_point_smoke_run(tmp_path):
+    output = tmp_path / "small.weights.h5"
+    args = ["--backbone", "resnet50", "--epochs", "1", "--num-images", "8", "--num-val", "8",
+            "--batch-size", "4", "--output", str(output), "--quiet"]
+    written = pretrain.main(args)
+    assert written["sha256"].read_text() == f"{files.sha256(output)}  small.weights.h5\n"
+    readme = written["readme"].read_text()
+    assert "ResNet50" in readme and "--backbone resnet50 --epochs 1" in readme and written["digest"] in readme
+    assert not list(tmp_path.glob("*.part"))
+    fcn = resnet.fcn_resnet50(6, width=resnet.QUICK_WIDTH, blocks=resnet.QUICK_BLOCKS, weights=output)
+    source = resnet.quick_classifier()
+    source.load_weights(output)
+    np.testing.assert_array_equal(fcn.get_layer("conv1_conv").kernel.numpy(),
+                                  source.get_layer("conv1_conv").kernel.numpy())
+    with pytest.raises(SystemExit):
+        pretrain.main(["--backbone", "alexnet"])
