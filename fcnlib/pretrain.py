@@ -132,38 +132,7 @@ def train_backbone(epochs=DEFAULTS["epochs"], num_images=DEFAULTS["num_images"],
 
     >>> model, report = train_backbone(epochs=1, num_images=64, num_val=32)  # doctest: +SKIP
     """
-    _check_counts(epochs=epochs, num_images=num_images, num_val=num_val)
-    size, num_classes = config.QUICK.image_size, len(config.MULTICLASS_CLASSES)
-    train_x, train_masks = synthetic.generate(num_images, size, "multiclass", TRAIN_SEED + seed)
-    val_x, val_masks = synthetic.generate(num_val, size, "multiclass", VAL_SEED + seed)
-    train_y = synthetic.presence_labels(train_masks, num_classes)
-    val_y = synthetic.presence_labels(val_masks, num_classes)
-    keras.utils.set_random_seed(seed)
-    model = backbone.quick_classifier()
-    prior = np.clip(train_y.mean(axis=0), 0.01, 0.99)
-    start_from_scratch(model, pipeline.preprocess_vgg16(train_x[:64]), prior, seed)
-    # Warm up linearly for one epoch (large first Adam steps kill ReLUs in a net without batch
-    # normalisation), then decay along a cosine to zero.
-    steps = -(-num_images // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(1, (epochs - 1) * steps), warmup_target=learning_rate, warmup_steps=steps
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="label_accuracy"),
-                 keras.metrics.AUC(multi_label=True, from_logits=True, name="auc")],
-    )
-    start = time.perf_counter()
-    model.fit(_dataset(train_x, train_y, batch_size, seed), epochs=epochs, verbose=verbose,
-              validation_data=_dataset(val_x, val_y, batch_size), shuffle=False)  # Shuffled above.
-    seconds = time.perf_counter() - start
-    logits = model.predict(_dataset(val_x, val_y, batch_size), verbose=0)
-    settings = dict(epochs=epochs, num_images=num_images, num_val=num_val, seed=seed,
-                    batch_size=batch_size, learning_rate=learning_rate)
-    report = {"settings": settings, "scores": label_scores(val_y, logits), "seconds": seconds,
-              "positive_share": val_y.mean(axis=0)}
-    return model, report
+    return _train_classifier("vgg16", epochs, num_images, num_val, seed, batch_size, learning_rate, verbose)
 
 
 def _check_counts(**counts):
@@ -186,16 +155,34 @@ def train_resnet_backbone(epochs=RESNET_DEFAULTS["epochs"], num_images=RESNET_DE
 
     >>> model, report = train_resnet_backbone(epochs=1, num_images=64, num_val=32)  # doctest: +SKIP
     """
+    return _train_classifier("resnet50", epochs, num_images, num_val, seed, batch_size, learning_rate,
+                             verbose)
+
+
+def _train_classifier(kind, epochs, num_images, num_val, seed, batch_size, learning_rate, verbose):
+    """The training behind :func:`train_backbone` (``kind="vgg16"``) and :func:`train_resnet_backbone`."""
     _check_counts(epochs=epochs, num_images=num_images, num_val=num_val)
-    size, num_classes = resnet.QUICK_IMAGE_SIZE, len(config.MULTICLASS_CLASSES)
+    vgg = kind == "vgg16"
+    size = config.QUICK.image_size if vgg else resnet.QUICK_IMAGE_SIZE
+    num_classes = len(config.MULTICLASS_CLASSES)
     train_x, train_masks = synthetic.generate(num_images, size, "multiclass", TRAIN_SEED + seed)
     val_x, val_masks = synthetic.generate(num_val, size, "multiclass", VAL_SEED + seed)
     train_y = synthetic.presence_labels(train_masks, num_classes)
     val_y = synthetic.presence_labels(val_masks, num_classes)
     keras.utils.set_random_seed(seed)
-    model = resnet.quick_classifier()
     steps = -(-num_images // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps)
+    if vgg:
+        model = backbone.quick_classifier()
+        prior = np.clip(train_y.mean(axis=0), 0.01, 0.99)
+        start_from_scratch(model, pipeline.preprocess_vgg16(train_x[:64]), prior, seed)
+        # Warm up linearly for one epoch (large first Adam steps kill ReLUs in a net without batch
+        # normalisation), then decay along a cosine to zero.
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, (epochs - 1) * steps), warmup_target=learning_rate, warmup_steps=steps
+        )
+    else:  # BatchNorm: Keras' default start, no warm-up.
+        model = resnet.quick_classifier()
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
