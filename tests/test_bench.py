@@ -87,3 +87,20 @@ def test_results_json_round_trips_and_a_broken_file_is_named(tmp_path):
     path.write_text("{")
     with pytest.raises(ValueError, match="bench.json"):
         bench.read_results(path)
+
+
+def test_pipeline_ratio_times_both_inputs_after_warming_each_up(monkeypatch):
+    fits = []
+
+    class Recorder:
+        def compile(self, *args, **kwargs):
+            pass
+
+        def fit(self, **kwargs):
+            fits.append("dataset" if "y" not in kwargs else "memory")
+
+    monkeypatch.setattr(bench.recipes, "build", lambda *args, **kwargs: Recorder())
+    profile = config.smoke_version(config.QUICK)
+    dataset_rate, memory_rate = bench.pipeline_ratio(profile, steps=2, repeats=3)
+    assert fits == ["dataset", "memory"] + ["dataset", "memory"] * 3
+    assert dataset_rate > 0 and memory_rate > 0
