@@ -546,8 +546,9 @@ def test_check_all_finds_nothing_on_the_correct_set_up_of_each_model_and_each_bu
     masks = block_masks(n=2, size=32)
     x = caffe(images_for(masks))
     for name, model in _three_models().items():
-        findings = diagnose.check_all(model, x, masks, steps=24, learning_rate=3e-3,
-                                      learning_rates=(3e-3,))
+        # check_all's own number of steps (40): at 24 the tiny ResNet FCN memorised the batch with
+        # oneDNN off but stopped just short of the mark with it on (same seed, other rounding).
+        findings = diagnose.check_all(model, x, masks, learning_rate=3e-3, learning_rates=(3e-3,))
         assert [f.name for f in findings if f.severity != "info"] == [], (name, findings)
         assert diagnose.check_data(tf_mode(images_for(masks)), masks, 3,
                                    preprocessing=diagnose.expected_preprocessing(model))
