@@ -1,6 +1,7 @@
 """Benchmarks: the series' models and the recipes learners copy, on the same data with one budget.
 
     python -m fcnlib.bench [--epochs N] [--output build/bench/results.md] [--json docs/bench_quick.json]
+    python -m fcnlib.bench --fcn32s-head [--seeds 0 1 2]   # why d2l's head beats the series' FCN-32s
 
 Every model trains on the profile's binary training split for the same number of epochs with Adam
 at the profile's learning rate (the copied recipes keep their own optimiser settings where those
@@ -39,7 +40,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import config, files, metrics, models, pipeline, published, recipes
+from fcnlib import config, files, metrics, models, pipeline, published, recipes, train
 
 PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, each trained its own way.
     ("keras.io FCN-8S", "keras_io_fcn8s"), ("d2l FCN", "d2l_fcn"), ("TF1 blog FCN-8s", "tf1_blog_fcn8s"),
@@ -56,6 +57,90 @@ SERIES = [  # (row name, recipes.train_model arguments)
     ("FCN-32s random", ("fcn32s", "binary", "random")), ("FCN-16s staged", ("fcn16s",)),
     ("FCN-8s staged", ("fcn8s",)), ("FCN-8s at-once", ("fcn8s", "binary", "fixed", "at_once")),
 ]
+
+
+
+def _fcn32s_variant(profile, score="zeros", upsampling="fixed", dropout=0.5, fc6="profile"):
+    """The series' FCN-32s with one or more of d2l's choices; ``fc6="centre"`` makes it 1x1.
+
+    A 1x1 ``fc6`` keeps the centre tap of the pretrained ``fc6`` (the classifier's ``fc1`` at the
+    middle cell of its k x k window), so each score cell sees only its own 32x32 block instead of
+    a k x k window of them (the whole 96x96 image in the quick profile, where k = 3).
+    """
+    kernel = recipes.fc6_kernel(profile)
+
+    def build(weights, fc6_kernel):
+        return models.fcn32s(2, weights=weights, width=profile.width, upsampling=upsampling,
+                             fc6_kernel=fc6_kernel, dropout=dropout, score_initializer=score)
+
+    model = build(profile.backbone_weights, kernel)
+    if fc6 == "profile":
+        return model
+    narrow = build(None, 1)
+    models.transfer_weights(model, narrow)  # Everything but fc6, whose kernel differs in size.
+    fc6_kernel, fc6_bias = model.get_layer("fc6").get_weights()
+    middle = kernel // 2
+    narrow.get_layer("fc6").set_weights([fc6_kernel[middle:middle + 1, middle:middle + 1], fc6_bias])
+    return narrow
+
+
+# The FCN-32s head experiment (``python -m fcnlib.bench --fcn32s-head``): the series' FCN-32s with
+# d2l's choices added one at a time, and d2l's head itself, each trained the same way.
+HEAD_VARIANTS = {
+    "FCN-32s (paper): zero score, fixed upsampler": lambda p: _fcn32s_variant(p),
+    "zero score, learned upsampler": lambda p: _fcn32s_variant(p, upsampling="learned"),
+    "Glorot score, fixed upsampler": lambda p: _fcn32s_variant(p, score="glorot_uniform"),
+    "Glorot score, learned upsampler": lambda p: _fcn32s_variant(p, "glorot_uniform", "learned"),
+    "Glorot score, learned, no dropout": lambda p: _fcn32s_variant(p, "glorot_uniform", "learned", 0.0),
+    "Glorot score, learned, 1x1 fc6": lambda p: _fcn32s_variant(p, "glorot_uniform", "learned", fc6="centre"),
+    "d2l head: no fc6/fc7, Glorot score, learned": lambda p: published.d2l_fcn(p),
+}
+
+
+def fcn32s_head_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=None) -> list[dict]:
+    """Trains every head variant once per seed; returns one ``{variant, seed, fg_iou, mean_iou}`` each.
+
+    Every run trains like the series' recipes (Adam at the profile's learning rate,
+    ``metrics.segmentation_loss``, a freshly built training split) from a seeded start: the seed
+    sets the weights that are not pretrained, the dropout masks and the batch order.
+    """
+    names = list(HEAD_VARIANTS) if variants is None else list(variants)
+    unknown = sorted(set(names) - set(HEAD_VARIANTS))
+    if unknown:
+        raise ValueError(f"Unknown head variants {unknown}; choose from {list(HEAD_VARIANTS)}.")
+    epochs = epochs or profile.epochs
+    data = recipes.make_datasets("binary", profile)
+    runs, saved_seed = [], recipes.SEED
+    try:
+        for seed in seeds:
+            recipes.SEED = seed  # The training split's shuffle reads it.
+            for name in names:
+                train.set_seed(seed)
+                model = HEAD_VARIANTS[name](profile)
+                train.set_seed(seed)
+                train.fit(model, data.rebuild_train(), data["val"], epochs=epochs,
+                          learning_rate=profile.learning_rate, verbose=0)
+                scores = recipes.scores(model, data["test"])
+                runs.append({"variant": name, "seed": seed, "fg_iou": float(scores["iou"][1]),
+                             "mean_iou": float(scores["mean_iou"])})
+                print(f"  seed {seed}, {name}: foreground IoU {runs[-1]['fg_iou']:.3f}", flush=True)
+    finally:
+        recipes.SEED = saved_seed
+    return runs
+
+
+def head_table_lines(runs) -> list[str]:
+    """A markdown table of :func:`fcn32s_head_experiment`'s runs: per variant, each seed and the mean."""
+    seeds = sorted({run["seed"] for run in runs})
+    head = ["| variant | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | range |",
+            "|---|" + "---:|" * (len(seeds) + 2)]
+    lines = []
+    for name in dict.fromkeys(run["variant"] for run in runs):
+        by_seed = {run["seed"]: run["fg_iou"] for run in runs if run["variant"] == name}
+        values = list(by_seed.values())
+        cells = " | ".join(f"{by_seed[s]:.3f}" if s in by_seed else "" for s in seeds)
+        lines.append(f"| {name} | {cells} | {np.mean(values):.3f} | {max(values) - min(values):.3f} |")
+    return head + lines
 
 
 # The columns of a row, in the order of the README's table; the JSON file names them the same way.
@@ -278,9 +363,24 @@ def main(argv=None) -> str:
     parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md")
     parser.add_argument("--json", type=Path, default=None,
                         help="the results as JSON; default docs/bench_<profile>.json (notebook 06 charts it)")
+    parser.add_argument("--fcn32s-head", action="store_true",
+                        help="instead of the table: the FCN-32s head experiment (foreground IoU per seed)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of --fcn32s-head")
     args = parser.parse_args(argv)
     profile = config.get_profile()
     epochs = args.epochs or profile.epochs
+    if args.fcn32s_head:
+        print(f"FCN-32s head experiment: {len(HEAD_VARIANTS)} variants x {len(args.seeds)} seeds, "
+              f"{epochs} epochs each ...", flush=True)
+        runs = fcn32s_head_experiment(profile, args.seeds, epochs)
+        text = "\n".join([f"Profile `{profile.name}`, {epochs} epochs, foreground IoU on the test split. "
+                          f"Machine: {machine()}.", "", *head_table_lines(runs)]) + "\n"
+        output = args.output.with_name("fcn32s_head.md")
+        with files.atomic_path(output) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        print(text)
+        print(f"Written to {output}")
+        return text
     with tempfile.TemporaryDirectory() as cache:
         os.environ[config.CACHE_DIR_ENV] = cache  # Every model trains afresh and is timed.
         print(f"Training {len(SERIES) + len(EXPERIMENTS) + len(PUBLISHED)} models, {epochs} epochs each ...", flush=True)

@@ -104,3 +104,36 @@ def test_pipeline_ratio_times_both_inputs_after_warming_each_up(monkeypatch):
     dataset_rate, memory_rate = bench.pipeline_ratio(profile, steps=2, repeats=3)
     assert fits == ["dataset", "memory"] + ["dataset", "memory"] * 3
     assert dataset_rate > 0 and memory_rate > 0
+
+
+def test_the_1x1_fc6_head_keeps_the_centre_tap_of_the_pretrained_fc6():
+    wide = bench._fcn32s_variant(TINY)
+    narrow = bench._fcn32s_variant(TINY, "glorot_uniform", "learned", fc6="centre")
+    wide_kernel, wide_bias = wide.get_layer("fc6").get_weights()
+    narrow_kernel, narrow_bias = narrow.get_layer("fc6").get_weights()
+    assert wide_kernel.shape[:2] == (3, 3) and narrow_kernel.shape[:2] == (1, 1)
+    assert (narrow_kernel[0, 0] == wide_kernel[1, 1]).all() and (narrow_bias == wide_bias).all()
+    for name in ("block1_conv1", "block5_conv3", "fc7"):  # The rest is the same pretrained network.
+        for a, b in zip(wide.get_layer(name).get_weights(), narrow.get_layer(name).get_weights()):
+            assert (a == b).all(), name
+    assert narrow.get_layer("upscore32").trainable and not wide.get_layer("upscore32").trainable
+
+
+def test_the_head_experiment_trains_each_variant_per_seed_and_restores_the_seed():
+    names = ["FCN-32s (paper): zero score, fixed upsampler", "d2l head: no fc6/fc7, Glorot score, learned"]
+    before = bench.recipes.SEED
+    runs = bench.fcn32s_head_experiment(TINY, seeds=(0, 1), variants=names)
+    assert [(run["variant"], run["seed"]) for run in runs] == [(n, s) for s in (0, 1) for n in names]
+    assert all(0.0 <= run["fg_iou"] <= 1.0 and 0.0 <= run["mean_iou"] <= 1.0 for run in runs)
+    assert bench.recipes.SEED == before
+    with pytest.raises(ValueError, match="no such head"):
+        bench.fcn32s_head_experiment(TINY, variants=["no such head"])
+
+
+def test_the_head_table_shows_each_seed_the_mean_and_the_range():
+    runs = [{"variant": "a", "seed": 0, "fg_iou": 0.5}, {"variant": "a", "seed": 1, "fg_iou": 0.7},
+            {"variant": "b", "seed": 0, "fg_iou": 0.2}, {"variant": "b", "seed": 1, "fg_iou": 0.2}]
+    lines = bench.head_table_lines(runs)
+    assert lines[0] == "| variant | seed 0 | seed 1 | mean | range |"
+    assert lines[2] == "| a | 0.500 | 0.700 | 0.600 | 0.200 |"
+    assert lines[3] == "| b | 0.200 | 0.200 | 0.200 | 0.000 |"
