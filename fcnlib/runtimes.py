@@ -68,6 +68,16 @@ def readme_cell(notebook: str, path: Path = RUNTIMES_FILE) -> str:
     return f"{rounded(entry(notebook, path)['seconds'])} s"
 
 
+def series_seconds(path: Path = RUNTIMES_FILE) -> float:
+    """The whole series' measured time: the sum of every notebook's wall seconds in the file."""
+    return sum(entry["seconds"] for entry in load(path)["notebooks"].values())
+
+
+def series_cell(path: Path = RUNTIMES_FILE) -> str:
+    """The README's "time for the series" cell of the quick profile, in whole minutes."""
+    return f"about {round(series_seconds(path) / 60)} min on 2 CPU cores (measured, docs/runtimes.json)"
+
+
 def header_sentence(notebook: str, path: Path = RUNTIMES_FILE) -> str:
     """The quick runtime sentence of a notebook's header: the measured figure, when and where."""
     measured = entry(notebook, path)

@@ -39,6 +39,21 @@ def test_readme_table_quotes_the_measured_runtimes():
                                                       f"{runtimes.readme_cell(number)!r}"
 
 
+def test_readme_profile_table_quotes_the_measured_series_time():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (row,) = re.findall(r"^\| time for the series \|.*$", readme, flags=re.M)
+    quick = [cell.strip() for cell in row.strip("|").split("|")][1]
+    assert quick == runtimes.series_cell(), f"README profile table: {quick!r}, the measured file says " \
+                                            f"{runtimes.series_cell()!r}"
+
+
+def test_the_series_time_is_the_sum_of_the_notebooks(tmp_path):
+    path = tmp_path / "runtimes.json"
+    runtimes.record({"00": 10.0, "01": 100.0, "02": 611.0}, path, date="2026-01-02", machine_text="m")
+    assert runtimes.series_seconds(path) == 721.0
+    assert runtimes.series_cell(path).startswith("about 12 min on 2 CPU cores")
+
+
 def test_figures_are_rounded_from_the_seconds(tmp_path):
     path = tmp_path / "runtimes.json"
     runtimes.record({"03": 9.4, "05": 188.6}, path, date="2026-01-02", machine_text="x86_64, 2 cores")
