@@ -2,6 +2,7 @@
 
     python -m fcnlib.bench [--epochs N] [--output build/bench/results.md] [--json docs/bench_quick.json]
     python -m fcnlib.bench --fcn32s-head [--seeds 0 1 2]   # why d2l's head beats the series' FCN-32s
+    python -m fcnlib.bench --fcn8s-schedules [--seeds 0 1 2]   # FCN-8s staged or at once, scaled or not
 
 Every model trains on the profile's binary training split for the same number of epochs with Adam
 at the profile's learning rate (the copied recipes keep their own optimiser settings where those
@@ -129,18 +130,105 @@ def fcn32s_head_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=None)
     return runs
 
 
-def head_table_lines(runs) -> list[str]:
-    """A markdown table of :func:`fcn32s_head_experiment`'s runs: per variant, each seed and the mean."""
+# The FCN-8s schedule experiment (``python -m fcnlib.bench --fcn8s-schedules``): the staged chain of
+# the series against FCN-8s trained at once from the backbone, with the reference implementation's
+# fixed skip scaling (x0.01, x0.0001) and without it, scored at each stage and at half the epochs.
+SCHEDULE_VARIANTS = ("staged", "at once, scaled skips", "at once, unscaled skips")
+STAGE_NAMES = {"fcn32s": "FCN-32s", "fcn16s": "FCN-16s", "fcn8s": "FCN-8s"}
+
+
+def _train_epochs(model, train_data, epochs, learning_rate, score_at, data, on_score):
+    """Trains ``model`` for ``epochs`` (compiled once, so Adam keeps its state between epochs) and
+    calls ``on_score(epochs_done, seconds, scores)`` after each epoch in ``score_at``."""
+    seconds = 0.0
+    for done in range(1, epochs + 1):
+        start = time.perf_counter()
+        train.fit(model, train_data, epochs=1, learning_rate=learning_rate if done == 1 else None,
+                  verbose=0)
+        seconds += time.perf_counter() - start
+        if done in score_at:
+            on_score(done, seconds, recipes.scores(model, data["test"]))
+    return seconds
+
+
+def fcn8s_schedule_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=None) -> list[dict]:
+    """Trains FCN-8s staged and at once (with and without the skip scaling) once per seed.
+
+    Returns one ``{variant, seed, epochs, seconds, fg_iou, mean_iou}`` per scored point: the staged
+    chain after each stage (FCN-32s after ``epochs``, FCN-16s and FCN-8s after
+    ``recipes.STAGED_EPOCH_SHARE`` of them more each, as ``recipes.train_model`` trains them), and
+    each at-once FCN-8s after half its ``epochs`` and after all of them. ``epochs`` counts from the
+    backbone; ``seconds`` is the training time up to that point (scoring not included). Every stage
+    trains like the series' recipes: Adam at the profile's learning rate,
+    ``metrics.segmentation_loss``, a freshly built training split, seeded weights and batch order.
+    """
+    names = list(SCHEDULE_VARIANTS) if variants is None else list(variants)
+    unknown = sorted(set(names) - set(SCHEDULE_VARIANTS))
+    if unknown:
+        raise ValueError(f"Unknown schedules {unknown}; choose from {list(SCHEDULE_VARIANTS)}.")
+    epochs = epochs or profile.epochs
+    stage_epochs = max(1, round(epochs * recipes.STAGED_EPOCH_SHARE))
+    data = recipes.make_datasets("binary", profile)
+    runs, saved_seed = [], recipes.SEED
+    try:
+        for seed in seeds:
+            recipes.SEED = seed  # The training split's shuffle reads it.
+            for name in names:
+                def record(done, seconds, scores, name=name, seed=seed, offset=(0, 0.0), label=None):
+                    runs.append({"variant": label or name, "seed": seed, "epochs": offset[0] + done,
+                                 "seconds": offset[1] + seconds, "fg_iou": float(scores["iou"][1]),
+                                 "mean_iou": float(scores["mean_iou"])})
+                    print(f"  seed {seed}, {runs[-1]['variant']}, {runs[-1]['epochs']} epochs: "
+                          f"foreground IoU {runs[-1]['fg_iou']:.3f}", flush=True)
+
+                if name == "staged":
+                    previous, done, spent = None, 0, 0.0
+                    for variant, own in (("fcn32s", epochs), ("fcn16s", stage_epochs), ("fcn8s", stage_epochs)):
+                        train.set_seed(seed)
+                        model = recipes.build(variant, "binary", profile=profile)
+                        if previous is not None:
+                            models.transfer_weights(previous, model)
+                        train.set_seed(seed)
+                        label = f"staged {STAGE_NAMES[variant]}"
+                        spent += _train_epochs(
+                            model, data.rebuild_train(), own, profile.learning_rate, {own}, data,
+                            lambda d, s, sc, o=(done, spent), lb=label: record(d, s, sc, offset=o, label=lb))
+                        previous, done = model, done + own
+                    continue
+                train.set_seed(seed)
+                model = recipes.build("fcn8s", "binary", skip_scaling=name == "at once, scaled skips",
+                                      profile=profile)
+                train.set_seed(seed)
+                _train_epochs(model, data.rebuild_train(), epochs, profile.learning_rate,
+                              {max(1, epochs // 2), epochs}, data, record)
+    finally:
+        recipes.SEED = saved_seed
+    return runs
+
+
+def head_table_lines(runs, columns=()) -> list[str]:
+    """A markdown table of experiment runs: per variant, each seed's foreground IoU, the mean and range.
+
+    ``columns`` names more fields of the runs (``"epochs"``, ``"seconds"``) to show after the
+    variant: one row per variant and value of those fields, the field averaged over the seeds.
+    """
     seeds = sorted({run["seed"] for run in runs})
-    head = ["| variant | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | range |",
-            "|---|" + "---:|" * (len(seeds) + 2)]
+    extra = "".join(f" {column} |" for column in columns)
+    head = [f"| variant |{extra} " + " | ".join(f"seed {s}" for s in seeds) + " | mean | range |",
+            "|---|" + "---:|" * (len(columns) + len(seeds) + 2)]
     lines = []
-    for name in dict.fromkeys(run["variant"] for run in runs):
-        by_seed = {run["seed"]: run["fg_iou"] for run in runs if run["variant"] == name}
+    for name in dict.fromkeys((run["variant"], run.get("epochs")) for run in runs):
+        group = [run for run in runs if (run["variant"], run.get("epochs")) == name]
+        by_seed = {run["seed"]: run["fg_iou"] for run in group}
         values = list(by_seed.values())
         cells = " | ".join(f"{by_seed[s]:.3f}" if s in by_seed else "" for s in seeds)
-        lines.append(f"| {name} | {cells} | {np.mean(values):.3f} | {max(values) - min(values):.3f} |")
+        shown = "".join(f" {_cell(np.mean([run[c] for run in group]))} |" for c in columns)
+        lines.append(f"| {name[0]} |{shown} {cells} | {np.mean(values):.3f} | {max(values) - min(values):.3f} |")
     return head + lines
+
+
+def _cell(value) -> str:
+    return f"{value:.0f}" if abs(value - round(value)) < 1e-9 or value >= 10 else f"{value:.1f}"
 
 
 # The columns of a row, in the order of the README's table; the JSON file names them the same way.
@@ -365,17 +453,26 @@ def main(argv=None) -> str:
                         help="the results as JSON; default docs/bench_<profile>.json (notebook 06 charts it)")
     parser.add_argument("--fcn32s-head", action="store_true",
                         help="instead of the table: the FCN-32s head experiment (foreground IoU per seed)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of --fcn32s-head")
+    parser.add_argument("--fcn8s-schedules", action="store_true",
+                        help="instead of the table: FCN-8s staged vs at once, scaled and unscaled skips")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="seeds of --fcn32s-head and --fcn8s-schedules")
     args = parser.parse_args(argv)
     profile = config.get_profile()
     epochs = args.epochs or profile.epochs
-    if args.fcn32s_head:
-        print(f"FCN-32s head experiment: {len(HEAD_VARIANTS)} variants x {len(args.seeds)} seeds, "
-              f"{epochs} epochs each ...", flush=True)
-        runs = fcn32s_head_experiment(profile, args.seeds, epochs)
+    if args.fcn32s_head or args.fcn8s_schedules:
+        if args.fcn32s_head:
+            print(f"FCN-32s head experiment: {len(HEAD_VARIANTS)} variants x {len(args.seeds)} seeds, "
+                  f"{epochs} epochs each ...", flush=True)
+            runs, columns, name = fcn32s_head_experiment(profile, args.seeds, epochs), (), "fcn32s_head.md"
+        else:
+            print(f"FCN-8s schedule experiment: {len(SCHEDULE_VARIANTS)} schedules x {len(args.seeds)} "
+                  f"seeds, {epochs} epochs from the backbone ...", flush=True)
+            runs = fcn8s_schedule_experiment(profile, args.seeds, epochs)
+            columns, name = ("epochs", "seconds"), "fcn8s_schedules.md"
         text = "\n".join([f"Profile `{profile.name}`, {epochs} epochs, foreground IoU on the test split. "
-                          f"Machine: {machine()}.", "", *head_table_lines(runs)]) + "\n"
-        output = args.output.with_name("fcn32s_head.md")
+                          f"Machine: {machine()}.", "", *head_table_lines(runs, columns)]) + "\n"
+        output = args.output.with_name(name)
         with files.atomic_path(output) as tmp:
             tmp.write_text(text, encoding="utf-8")
         print(text)

@@ -137,3 +137,42 @@ def test_the_head_table_shows_each_seed_the_mean_and_the_range():
     assert lines[0] == "| variant | seed 0 | seed 1 | mean | range |"
     assert lines[2] == "| a | 0.500 | 0.700 | 0.600 | 0.200 |"
     assert lines[3] == "| b | 0.200 | 0.200 | 0.200 | 0.000 |"
+
+
+def test_the_schedule_experiment_scores_each_stage_and_each_half_and_restores_the_seed(monkeypatch):
+    transfers = []
+    real = bench.models.transfer_weights
+    monkeypatch.setattr(bench.models, "transfer_weights",
+                        lambda source, target: transfers.append((source.name, target.name)) or real(source, target))
+    builds = []
+    real_build = bench.recipes.build
+    monkeypatch.setattr(bench.recipes, "build", lambda variant, task, skip_scaling=False, **kwargs: builds.append(
+        (variant, skip_scaling)) or real_build(variant, task, skip_scaling=skip_scaling, **kwargs))
+    before = bench.recipes.SEED
+    runs = bench.fcn8s_schedule_experiment(TINY, seeds=(1,), epochs=2)  # Not the recipes' seed 0.
+    assert builds == [("fcn32s", False), ("fcn16s", False), ("fcn8s", False), ("fcn8s", True), ("fcn8s", False)]
+    points = [(run["variant"], run["epochs"]) for run in runs]
+    one_seed = [("staged FCN-32s", 2), ("staged FCN-16s", 3), ("staged FCN-8s", 4),
+                ("at once, scaled skips", 1), ("at once, scaled skips", 2),
+                ("at once, unscaled skips", 1), ("at once, unscaled skips", 2)]
+    assert points == one_seed and all(run["seed"] == 1 for run in runs)
+    assert transfers == [("fcn32s", "fcn16s"), ("fcn16s", "fcn8s")], "each stage starts from the one before"
+    staged = [run["seconds"] for run in runs[:3]]
+    assert 0 < staged[0] < staged[1] < staged[2], "a stage's seconds include the stages before it"
+    assert runs[3]["seconds"] < runs[4]["seconds"]
+    assert all(0.0 <= run["fg_iou"] <= 1.0 and 0.0 <= run["mean_iou"] <= 1.0 for run in runs)
+    assert bench.recipes.SEED == before
+    with pytest.raises(ValueError, match="no such schedule"):
+        bench.fcn8s_schedule_experiment(TINY, variants=["no such schedule"])
+
+
+def test_the_table_can_show_epochs_and_seconds_per_row():
+    runs = [{"variant": "a", "seed": 0, "epochs": 3, "seconds": 10.0, "fg_iou": 0.5},
+            {"variant": "a", "seed": 1, "epochs": 3, "seconds": 12.0, "fg_iou": 0.7},
+            {"variant": "a", "seed": 0, "epochs": 6, "seconds": 20.0, "fg_iou": 0.8},
+            {"variant": "a", "seed": 1, "epochs": 6, "seconds": 22.0, "fg_iou": 0.8}]
+    lines = bench.head_table_lines(runs, ("epochs", "seconds"))
+    assert lines[0] == "| variant | epochs | seconds | seed 0 | seed 1 | mean | range |"
+    assert lines[1] == "|---|---:|---:|---:|---:|---:|---:|"
+    assert lines[2] == "| a | 3 | 11 | 0.500 | 0.700 | 0.600 | 0.200 |"
+    assert lines[3] == "| a | 6 | 21 | 0.800 | 0.800 | 0.800 | 0.000 |"
