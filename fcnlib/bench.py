@@ -29,6 +29,7 @@ Introduced in README.md (Benchmarks).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -105,29 +106,49 @@ def fcn32s_head_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=None)
     ``metrics.segmentation_loss``, a freshly built training split) from a seeded start: the seed
     sets the weights that are not pretrained, the dropout masks and the batch order.
     """
-    names = list(HEAD_VARIANTS) if variants is None else list(variants)
-    unknown = sorted(set(names) - set(HEAD_VARIANTS))
-    if unknown:
-        raise ValueError(f"Unknown head variants {unknown}; choose from {list(HEAD_VARIANTS)}.")
+    names = _chosen(variants, HEAD_VARIANTS, "head variants")
     epochs = epochs or profile.epochs
     data = recipes.make_datasets("binary", profile)
-    runs, saved_seed = [], recipes.SEED
-    try:
-        for seed in seeds:
-            recipes.SEED = seed  # The training split's shuffle reads it.
-            for name in names:
-                train.set_seed(seed)
-                model = HEAD_VARIANTS[name](profile)
-                train.set_seed(seed)
-                train.fit(model, data.rebuild_train(), data["val"], epochs=epochs,
-                          learning_rate=profile.learning_rate, verbose=0)
-                scores = recipes.scores(model, data["test"])
-                runs.append({"variant": name, "seed": seed, "fg_iou": float(scores["iou"][1]),
-                             "mean_iou": float(scores["mean_iou"])})
-                print(f"  seed {seed}, {name}: foreground IoU {runs[-1]['fg_iou']:.3f}", flush=True)
-    finally:
-        recipes.SEED = saved_seed
+    runs = []
+    with _per_seed(seeds, names) as pairs:
+        for seed, name in pairs:
+            train.set_seed(seed)
+            model = HEAD_VARIANTS[name](profile)
+            train.set_seed(seed)
+            train.fit(model, data.rebuild_train(), data["val"], epochs=epochs,
+                      learning_rate=profile.learning_rate, verbose=0)
+            scores = recipes.scores(model, data["test"])
+            runs.append({"variant": name, "seed": seed, "fg_iou": float(scores["iou"][1]),
+                         "mean_iou": float(scores["mean_iou"])})
+            print(f"  seed {seed}, {name}: foreground IoU {runs[-1]['fg_iou']:.3f}", flush=True)
     return runs
+
+
+def _chosen(variants, allowed, what) -> list:
+    """``variants`` as a list (all of ``allowed`` when None); names the unknown ones."""
+    names = list(allowed) if variants is None else list(variants)
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        raise ValueError(f"Unknown {what} {unknown}; choose from {list(allowed)}.")
+    return names
+
+
+@contextlib.contextmanager
+def _per_seed(seeds, names):
+    """Yields the ``(seed, name)`` pairs of an experiment, setting ``recipes.SEED`` to each seed (the
+    training split's shuffle reads it) and putting it back on exit, also after an error."""
+    saved = recipes.SEED
+
+    def pairs():
+        for seed in seeds:
+            recipes.SEED = seed
+            for name in names:
+                yield seed, name
+
+    try:
+        yield pairs()
+    finally:
+        recipes.SEED = saved
 
 
 # The FCN-8s schedule experiment (``python -m fcnlib.bench --fcn8s-schedules``): the staged chain of
@@ -162,47 +183,40 @@ def fcn8s_schedule_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=No
     trains like the series' recipes: Adam at the profile's learning rate,
     ``metrics.segmentation_loss``, a freshly built training split, seeded weights and batch order.
     """
-    names = list(SCHEDULE_VARIANTS) if variants is None else list(variants)
-    unknown = sorted(set(names) - set(SCHEDULE_VARIANTS))
-    if unknown:
-        raise ValueError(f"Unknown schedules {unknown}; choose from {list(SCHEDULE_VARIANTS)}.")
+    names = _chosen(variants, SCHEDULE_VARIANTS, "schedules")
     epochs = epochs or profile.epochs
     stage_epochs = max(1, round(epochs * recipes.STAGED_EPOCH_SHARE))
     data = recipes.make_datasets("binary", profile)
-    runs, saved_seed = [], recipes.SEED
-    try:
-        for seed in seeds:
-            recipes.SEED = seed  # The training split's shuffle reads it.
-            for name in names:
-                def record(done, seconds, scores, name=name, seed=seed, offset=(0, 0.0), label=None):
-                    runs.append({"variant": label or name, "seed": seed, "epochs": offset[0] + done,
-                                 "seconds": offset[1] + seconds, "fg_iou": float(scores["iou"][1]),
-                                 "mean_iou": float(scores["mean_iou"])})
-                    print(f"  seed {seed}, {runs[-1]['variant']}, {runs[-1]['epochs']} epochs: "
-                          f"foreground IoU {runs[-1]['fg_iou']:.3f}", flush=True)
+    runs = []
+    with _per_seed(seeds, names) as pairs:
+        for seed, name in pairs:
+            def record(done, seconds, scores, name=name, seed=seed, offset=(0, 0.0), label=None):
+                runs.append({"variant": label or name, "seed": seed, "epochs": offset[0] + done,
+                             "seconds": offset[1] + seconds, "fg_iou": float(scores["iou"][1]),
+                             "mean_iou": float(scores["mean_iou"])})
+                print(f"  seed {seed}, {runs[-1]['variant']}, {runs[-1]['epochs']} epochs: "
+                      f"foreground IoU {runs[-1]['fg_iou']:.3f}", flush=True)
 
-                if name == "staged":
-                    previous, done, spent = None, 0, 0.0
-                    for variant, own in (("fcn32s", epochs), ("fcn16s", stage_epochs), ("fcn8s", stage_epochs)):
-                        train.set_seed(seed)
-                        model = recipes.build(variant, "binary", profile=profile)
-                        if previous is not None:
-                            models.transfer_weights(previous, model)
-                        train.set_seed(seed)
-                        label = f"staged {STAGE_NAMES[variant]}"
-                        spent += _train_epochs(
-                            model, data.rebuild_train(), own, profile.learning_rate, {own}, data,
-                            lambda d, s, sc, o=(done, spent), lb=label: record(d, s, sc, offset=o, label=lb))
-                        previous, done = model, done + own
-                    continue
-                train.set_seed(seed)
-                model = recipes.build("fcn8s", "binary", skip_scaling=name == "at once, scaled skips",
-                                      profile=profile)
-                train.set_seed(seed)
-                _train_epochs(model, data.rebuild_train(), epochs, profile.learning_rate,
-                              {max(1, epochs // 2), epochs}, data, record)
-    finally:
-        recipes.SEED = saved_seed
+            if name == "staged":
+                previous, done, spent = None, 0, 0.0
+                for variant, own in (("fcn32s", epochs), ("fcn16s", stage_epochs), ("fcn8s", stage_epochs)):
+                    train.set_seed(seed)
+                    model = recipes.build(variant, "binary", profile=profile)
+                    if previous is not None:
+                        models.transfer_weights(previous, model)
+                    train.set_seed(seed)
+                    label = f"staged {STAGE_NAMES[variant]}"
+                    spent += _train_epochs(
+                        model, data.rebuild_train(), own, profile.learning_rate, {own}, data,
+                        lambda d, s, sc, o=(done, spent), lb=label: record(d, s, sc, offset=o, label=lb))
+                    previous, done = model, done + own
+                continue
+            train.set_seed(seed)
+            model = recipes.build("fcn8s", "binary", skip_scaling=name == "at once, scaled skips",
+                                  profile=profile)
+            train.set_seed(seed)
+            _train_epochs(model, data.rebuild_train(), epochs, profile.learning_rate,
+                          {max(1, epochs // 2), epochs}, data, record)
     return runs
 
 

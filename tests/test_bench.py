@@ -176,3 +176,15 @@ def test_the_table_can_show_epochs_and_seconds_per_row():
     assert lines[1] == "|---|---:|---:|---:|---:|---:|---:|"
     assert lines[2] == "| a | 3 | 11 | 0.500 | 0.700 | 0.600 | 0.200 |"
     assert lines[3] == "| a | 6 | 21 | 0.800 | 0.800 | 0.800 | 0.000 |"
+
+
+def test_an_experiment_that_fails_puts_the_recipes_seed_back(monkeypatch):
+    def broken(*args, **kwargs):
+        assert bench.recipes.SEED == 7, "the experiment sets the seed before it builds"
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(bench.recipes, "build", broken)
+    before = bench.recipes.SEED
+    with pytest.raises(RuntimeError, match="out of memory"):
+        bench.fcn8s_schedule_experiment(TINY, seeds=(7,), epochs=1)
+    assert bench.recipes.SEED == before
