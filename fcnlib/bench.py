@@ -220,6 +220,51 @@ def fcn8s_schedule_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=No
     return runs
 
 
+def autotune_experiment(profile, repeats=2, epochs=None) -> list[dict]:
+    """Trains the series' FCN-32s with tf.data's autotuner on and off, in turn, ``repeats`` times.
+
+    Every run is ``recipes.train_model``'s: the same seeded weights and batches, Adam at the
+    profile's rate, validation after each epoch; only ``tf.data.Options().autotune.enabled`` of the
+    training and validation sets differs (``pipeline.make_dataset``'s ``autotune``). Returns one
+    ``{autotune, repeat, seconds, fg_iou}`` per run: training seconds and the test split's
+    foreground IoU, which should not depend on the switch.
+    """
+    epochs = epochs or profile.epochs
+    data = {enabled: recipes.make_datasets("binary", profile, autotune=enabled) for enabled in (True, False)}
+    runs = []
+    for repeat in range(repeats):
+        for enabled in (True, False):
+            train.set_seed(recipes.SEED)
+            model = recipes.build("fcn32s", "binary", profile=profile)
+            train.set_seed(recipes.SEED)  # As train_model: the shuffle's seed comes from the global one.
+            train_data = data[enabled].rebuild_train()
+            start = time.perf_counter()
+            train.fit(model, train_data, data[enabled]["val"], epochs=epochs,
+                      learning_rate=profile.learning_rate, verbose=0)
+            seconds = time.perf_counter() - start
+            runs.append({"autotune": enabled, "repeat": repeat, "seconds": seconds,
+                         "fg_iou": float(recipes.scores(model, data[False]["test"])["iou"][1])})
+            print(f"  autotune {'on' if enabled else 'off'}, run {repeat + 1}: {seconds:.1f} s, "
+                  f"foreground IoU {runs[-1]['fg_iou']:.3f}", flush=True)
+    return runs
+
+
+def autotune_table_lines(runs) -> list[str]:
+    """A markdown table of :func:`autotune_experiment`: seconds per run, their mean, the IoUs."""
+    repeats = sorted({run["repeat"] for run in runs})
+    lines = ["| tf.data autotune | " + " | ".join(f"run {r + 1} (s)" for r in repeats)
+             + " | mean (s) | foreground IoU |", "|---|" + "---:|" * (len(repeats) + 2)]
+    for enabled in (True, False):
+        group = [run for run in runs if run["autotune"] is enabled]
+        if not group:
+            continue
+        ious = sorted({f"{run['fg_iou']:.3f}" for run in group})
+        lines.append(f"| {'on' if enabled else 'off'} | "
+                     + " | ".join(f"{run['seconds']:.1f}" for run in group)
+                     + f" | {np.mean([run['seconds'] for run in group]):.1f} | {', '.join(ious)} |")
+    return lines
+
+
 def head_table_lines(runs, columns=()) -> list[str]:
     """A markdown table of experiment runs: per variant, each seed's foreground IoU, the mean and range.
 
@@ -469,11 +514,24 @@ def main(argv=None) -> str:
                         help="instead of the table: the FCN-32s head experiment (foreground IoU per seed)")
     parser.add_argument("--fcn8s-schedules", action="store_true",
                         help="instead of the table: FCN-8s staged vs at once, scaled and unscaled skips")
+    parser.add_argument("--autotune", action="store_true",
+                        help="instead of the table: FCN-32s trained with tf.data's autotuner on and off")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="seeds of --fcn32s-head and --fcn8s-schedules")
     args = parser.parse_args(argv)
     profile = config.get_profile()
     epochs = args.epochs or profile.epochs
+    if args.autotune:
+        print(f"tf.data autotune experiment: FCN-32s, {epochs} epochs, on and off, twice ...", flush=True)
+        text = "\n".join([f"Profile `{profile.name}`, {epochs} epochs, FCN-32s training seconds (validation "
+                          f"included) and the test split's foreground IoU. Machine: {machine()}.", "",
+                          *autotune_table_lines(autotune_experiment(profile, epochs=epochs))]) + "\n"
+        output = args.output.with_name("autotune.md")
+        with files.atomic_path(output) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        print(text)
+        print(f"Written to {output}")
+        return text
     if args.fcn32s_head or args.fcn8s_schedules:
         if args.fcn32s_head:
             print(f"FCN-32s head experiment: {len(HEAD_VARIANTS)} variants x {len(args.seeds)} seeds, "

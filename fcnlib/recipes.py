@@ -67,7 +67,8 @@ def _binarize(image, mask):
     return image, tf.where(object_, tf.ones_like(mask), mask)
 
 
-def make_datasets(task: str = "binary", profile=None, augment: bool | None = None) -> dict:
+def make_datasets(task: str = "binary", profile=None, augment: bool | None = None,
+                  autotune: bool | None = None) -> dict:
     """Returns ``{"train", "val", "test"}`` batched ``tf.data`` datasets of the profile.
 
     Quick: the synthetic splits (800 / 100 / 200 scenes of 96x96), no augmentation. ``gpu``: VOC
@@ -79,6 +80,8 @@ def make_datasets(task: str = "binary", profile=None, augment: bool | None = Non
         task: ``"binary"`` or ``"multiclass"``.
         profile: A profile name or :class:`config.Profile`; the active one when None.
         augment: Override the profile's choice of training augmentation.
+        autotune: tf.data's autotuner for every split, as ``pipeline.make_dataset`` takes it (None:
+            on next to a GPU or TPU, off on a CPU-only machine).
 
     Returns:
         A :class:`Splits` dict of datasets of ``(float32 images, int32 masks)`` batches.
@@ -112,7 +115,8 @@ def make_datasets(task: str = "binary", profile=None, augment: bool | None = Non
 
     def batches(name):
         return pipeline.make_dataset(sources[name], batch, training=name == "train",
-                                     image_size=size, augment=augment and name == "train", seed=SEED)
+                                     image_size=size, augment=augment and name == "train", seed=SEED,
+                                     autotune=autotune)
 
     return Splits({name: batches(name) for name in sources}, lambda: batches("train"))
 

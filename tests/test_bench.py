@@ -188,3 +188,29 @@ def test_an_experiment_that_fails_puts_the_recipes_seed_back(monkeypatch):
     with pytest.raises(RuntimeError, match="out of memory"):
         bench.fcn8s_schedule_experiment(TINY, seeds=(7,), epochs=1)
     assert bench.recipes.SEED == before
+
+
+def test_the_autotune_experiment_trains_the_same_run_with_the_autotuner_on_and_off(monkeypatch):
+    fed = []
+    real_fit = bench.train.fit
+    monkeypatch.setattr(bench.train, "fit", lambda model, train_data, val_data, **kwargs: fed.append(
+        (train_data.options().autotune.enabled, val_data.options().autotune.enabled, kwargs["epochs"]))
+        or real_fit(model, train_data, val_data, **kwargs))
+    runs = bench.autotune_experiment(TINY, repeats=2, epochs=2)
+    assert fed == [(True, True, 2), (False, False, 2)] * 2, "on, then off, twice, validation included"
+    assert [(run["autotune"], run["repeat"]) for run in runs] == [(True, 0), (False, 0), (True, 1), (False, 1)]
+    assert all(run["seconds"] > 0 and 0.0 <= run["fg_iou"] <= 1.0 for run in runs)
+    # The same seeded weights and batches: the switch changes the speed, not the model.
+    assert len({round(run["fg_iou"], 3) for run in runs}) == 1
+
+
+def test_the_autotune_table_shows_each_run_the_mean_and_the_ious():
+    runs = [{"autotune": True, "repeat": 0, "seconds": 110.0, "fg_iou": 0.391},
+            {"autotune": False, "repeat": 0, "seconds": 80.0, "fg_iou": 0.391},
+            {"autotune": True, "repeat": 1, "seconds": 114.0, "fg_iou": 0.391},
+            {"autotune": False, "repeat": 1, "seconds": 84.0, "fg_iou": 0.392}]
+    lines = bench.autotune_table_lines(runs)
+    assert lines[0] == "| tf.data autotune | run 1 (s) | run 2 (s) | mean (s) | foreground IoU |"
+    assert lines[1] == "|---|---:|---:|---:|---:|"
+    assert lines[2] == "| on | 110.0 | 114.0 | 112.0 | 0.391 |"
+    assert lines[3] == "| off | 80.0 | 84.0 | 82.0 | 0.391, 0.392 |"

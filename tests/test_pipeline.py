@@ -194,3 +194,21 @@ def test_make_dataset_from_a_tf_dataset():
     assert list(pipeline.make_dataset(ragged, 2, image_size=16))[0][0].shape == (1, 16, 16, 3)
     with pytest.raises(ValueError, match="unbatched"):
         pipeline.make_dataset(source.batch(2), 2)
+
+
+def test_autotune_is_off_on_a_cpu_only_machine_and_the_batches_do_not_depend_on_it(monkeypatch):
+    images, masks = colour_coded()
+    kwargs = dict(batch_size=4, training=True, augment=True, seed=5)
+    tuned = pipeline.make_dataset((images, masks), autotune=True, **kwargs)
+    untuned = pipeline.make_dataset((images, masks), autotune=False, **kwargs)
+    assert tuned.options().autotune.enabled is True
+    assert untuned.options().autotune.enabled is False
+    # The default: off where TensorFlow sees no GPU or TPU, on where it sees one.
+    for seen, expected in (({}, False), ({"GPU"}, True), ({"TPU"}, True)):
+        monkeypatch.setattr(tf.config, "list_physical_devices",
+                            lambda kind=None, seen=seen: ["an accelerator"] if kind in seen else [])
+        assert pipeline.autotune_default() is expected
+        assert pipeline.make_dataset((images, masks), **kwargs).options().autotune.enabled is expected
+    for a, b in zip(sum(epochs(tuned), []), sum(epochs(untuned), [])):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
