@@ -277,7 +277,7 @@ HEADER_SENTENCE = re.compile(r"\*\*Runtime \(quick profile, 2-core CPU\):\*\*.*?
 
 def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
     """Rewrites every quick runtime the project quotes from the runtimes file: each notebook header's
-    sentence, the README table's "quick" cell and the runtime column of docs/INSTRUCTORS.md's
+    sentence, the README table's "quick" cell, the profile table's time for the series and the runtime column of docs/INSTRUCTORS.md's
     generated table (``classroom.py list --write``). Returns the files it changed (atomic writes)."""
     path = runtimes.RUNTIMES_FILE if path is None else path
     changed = []
@@ -303,6 +303,10 @@ def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
         if not row.search(readme):
             raise ValueError(f"{readme_path}: no table row for {notebook.name}")
         readme = row.sub(lambda m: f"{m.group(1)} {runtimes.readme_cell(number, path)} {m.group(2)}", readme)
+    series_row = re.compile(r"^(\| time for the series \|)[^|]*(\|.*)$", flags=re.M)
+    if not series_row.search(readme):
+        raise ValueError(f"{readme_path}: no '| time for the series |' row in the profile table")
+    readme = series_row.sub(lambda m: f"{m.group(1)} {runtimes.series_cell(path)} {m.group(2)}", readme)
     if readme != readme_path.read_text(encoding="utf-8"):
         with files.atomic_path(readme_path) as tmp:
             tmp.write_text(readme, encoding="utf-8")

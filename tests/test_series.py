@@ -212,13 +212,18 @@ def test_quote_runtimes_rewrites_headers_and_readme_from_the_file(tmp_path):
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     measured = tmp_path / "docs" / "runtimes.json"
     assert run_series.quote_runtimes(tmp_path, measured) == [], "the repository's quotes already agree"
-    runtimes.record({"03": 42.0}, measured, date="2030-01-02", machine_text="x86_64, 2 cores, load average 0.5")
+    runtimes.record({"03": 42.0, "05": 800.0}, measured, date="2030-01-02",
+                    machine_text="x86_64, 2 cores, load average 0.5")
     changed = run_series.quote_runtimes(tmp_path, measured)
-    assert sorted(Path(p).name for p in changed) == ["03_transposed_convolution.ipynb", "INSTRUCTORS.md", "README.md"]
+    assert sorted(Path(p).name for p in changed) == ["03_transposed_convolution.ipynb", "05_skip_connections.ipynb",
+                                                     "INSTRUCTORS.md", "README.md"]
     header = " ".join("".join(json.loads((tmp_path / "notebooks" / "03_transposed_convolution.ipynb")
                                          .read_text())["cells"][0]["source"]).split())
     assert runtimes.header_sentence("03", measured) in header and header.count("**Runtime") == 1
-    assert re.search(r"^\| 03 \| .*\| 40 s \|", (tmp_path / "README.md").read_text(), flags=re.M)
+    readme = (tmp_path / "README.md").read_text()
+    assert re.search(r"^\| 03 \| .*\| 40 s \|", readme, flags=re.M)
+    assert re.search(rf"^\| time for the series \| {re.escape(runtimes.series_cell(measured))} \|", readme, flags=re.M), \
+        "the profile table's series time follows the file too"
     assert re.search(r"^\| 03_transposed_convolution \| about 40 s \|", (tmp_path / "docs" / "INSTRUCTORS.md")
                      .read_text(), flags=re.M), "the instructors' runtime column follows the file too"
     assert run_series.quote_runtimes(tmp_path, measured) == [], "a second run changes nothing"
