@@ -3,6 +3,7 @@
     python -m fcnlib.bench [--epochs N] [--output build/bench/results.md] [--json docs/bench_quick.json]
     python -m fcnlib.bench --fcn32s-head [--seeds 0 1 2]   # why d2l's head beats the series' FCN-32s
     python -m fcnlib.bench --fcn8s-schedules [--seeds 0 1 2]   # FCN-8s staged or at once, scaled or not
+    python -m fcnlib.bench --coarse-ideal   # ideal coarse masks per scene size and stride
 
 Every model trains on the profile's binary training split for the same number of epochs with Adam
 at the profile's learning rate (the copied recipes keep their own optimiser settings where those
@@ -249,6 +250,32 @@ def autotune_experiment(profile, repeats=2, epochs=None) -> list[dict]:
     return runs
 
 
+def coarse_ideal(sizes=(64, 96, 128, 160), strides=(32, 16, 8), num_scenes=200) -> list[str]:
+    """Table lines: the foreground IoU of ideal coarse masks per scene size and output stride.
+
+    An ideal coarse mask is the true sign mask averaged over each stride x stride block, resized
+    back bilinearly (as an FCN's fixed upsampler does) and thresholded at one half (notebook 05,
+    section 1, at the profile's size). It is a yardstick, not a ceiling: a trained FCN's scores are
+    sharper than block averages, so it can draw better masks (the quick FCN-32s beats stride 32's).
+    The scenes are the test split's (seed ``synthetic.SPLIT_SEEDS["test"]``) drawn at each size; the
+    synthetic scenes scale with the image, so a larger size means the same signs in more pixels.
+    """
+    from fcnlib import synthetic
+
+    lines = ["| scene size | " + " | ".join(f"stride {s}" for s in strides) + " |",
+             "|---:|" + "---:|" * len(strides)]
+    for size in sizes:
+        _, masks = synthetic.generate(num_scenes, size, "binary", synthetic.SPLIT_SEEDS["test"])
+        truth = masks.astype(bool)
+        cells = []
+        for stride in strides:
+            coarse = tf.nn.avg_pool2d(masks[..., None].astype("float32"), stride, stride, "VALID")
+            drawn = tf.image.resize(coarse, masks.shape[1:3], method="bilinear").numpy()[..., 0] > 0.5
+            cells.append(f"{(drawn & truth).sum() / (drawn | truth).sum():.3f}")
+        lines.append(f"| {size}x{size} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def autotune_table_lines(runs) -> list[str]:
     """A markdown table of :func:`autotune_experiment`: seconds per run, their mean, the IoUs."""
     repeats = sorted({run["repeat"] for run in runs})
@@ -291,7 +318,7 @@ def _cell(value) -> str:
 
 
 # The columns of a row, in the order of the README's table; the JSON file names them the same way.
-COLUMNS = ("model", "parameters", "training_s", "pixel_accuracy", "mean_iou", "fg_iou", "boundary_iou",
+COLUMNS = ("model", "parameters", "training_s", "pixel_accuracy", "mean_iou", "fg_iou", "trimap_iou",
            "images_per_s")
 
 
@@ -314,7 +341,7 @@ def _row(name, model, seconds, data):
     truth = np.concatenate([y.numpy() for _, y in test])
     pred = np.concatenate([metrics.predict_labels(model.predict(x, verbose=0)) for x, _ in test])
     return (name, model.count_params(), seconds, scores["pixel_accuracy"], scores["mean_iou"],
-            scores["iou"][1], metrics.boundary_iou(truth, pred, 2), _images_per_second(model, test))
+            scores["iou"][1], metrics.trimap_iou(truth, pred, 2), _images_per_second(model, test))
 
 
 def model_table(profile, epochs):
@@ -412,7 +439,7 @@ def notebook_times(report=config.REPO_ROOT / "build" / "series" / "report.md"):
 
 def table_lines(rows) -> list[str]:
     """The markdown table of the rows (tuples in ``COLUMNS`` order), as the README shows it."""
-    head = ["| model | parameters | training s | pixel acc. | mean IoU | fg IoU | boundary IoU | inference img/s |",
+    head = ["| model | parameters | training s | pixel acc. | mean IoU | fg IoU | trimap IoU | inference img/s |",
             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     return head + [f"| {r[0]} | {r[1]:,} | {r[2]:.0f} | {r[3]:.3f} | {r[4]:.3f} | {r[5]:.3f} | {r[6]:.3f} | "
                    f"{r[7]:.0f} |" for r in rows]
@@ -468,6 +495,8 @@ def read_results(path) -> dict:
         raise ValueError(f"The benchmark results {path} lack {missing}; run `make bench` to write "
                          "them again.")
     for index, row in enumerate(results["rows"]):
+        if "trimap_iou" not in row and "boundary_iou" in row:  # The name fcnlib 0.2.0 wrote.
+            row["trimap_iou"] = row.pop("boundary_iou")
         absent = [column for column in COLUMNS if column not in row]
         if absent:
             raise ValueError(f"Row {index} of {path} ({row.get('model', '?')}) lacks {absent}.")
@@ -516,11 +545,19 @@ def main(argv=None) -> str:
                         help="instead of the table: FCN-8s staged vs at once, scaled and unscaled skips")
     parser.add_argument("--autotune", action="store_true",
                         help="instead of the table: FCN-32s trained with tf.data's autotuner on and off")
+    parser.add_argument("--coarse-ideal", action="store_true",
+                        help="instead of the table: ideal coarse masks' foreground IoU per scene size and stride")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="seeds of --fcn32s-head and --fcn8s-schedules")
     args = parser.parse_args(argv)
     profile = config.get_profile()
     epochs = args.epochs or profile.epochs
+    if args.coarse_ideal:
+        text = "\n".join(["Foreground IoU of ideal coarse masks (true masks averaged per block, resized "
+                          "bilinearly, thresholded at 0.5) on 200 test scenes per size.", "",
+                          *coarse_ideal()]) + "\n"
+        print(text)
+        return text
     if args.autotune:
         print(f"tf.data autotune experiment: FCN-32s, {epochs} epochs, on and off, twice ...", flush=True)
         text = "\n".join([f"Profile `{profile.name}`, {epochs} epochs, FCN-32s training seconds (validation "

@@ -19,6 +19,8 @@ Introduced in notebooks/01_dense_baseline.ipynb (why pixel accuracy misleads).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import keras
 import tensorflow as tf
@@ -164,15 +166,15 @@ def segmentation_scores(matrix) -> dict:
     }
 
 
-def boundary_iou(y_true, y_pred, num_classes, width=2, ignore_label=config.IGNORE_LABEL) -> float:
+def trimap_iou(y_true, y_pred, num_classes, width=2, ignore_label=config.IGNORE_LABEL) -> float:
     """Trimap IoU: mean IU counted only on pixels within ``width`` pixels of a ground-truth boundary.
 
     A pixel is in the boundary band when its (2*width+1)² square neighbourhood in ``y_true`` holds
     more than one value; a void region counts as a value, so the band follows VOC's void outlines.
     Void pixels themselves are still skipped. Coarse models (FCN-32s) lose most here.
 
-    Despite the function's name this is not the Boundary IoU of Cheng et al. (CVPR 2021,
-    https://arxiv.org/abs/2103.16562), which intersects the bands around both the true and the
+    Cheng et al. (CVPR 2021, https://arxiv.org/abs/2103.16562) discuss this measure as Trimap IoU
+    and propose Boundary IoU instead, which intersects the bands around both the true and the
     predicted outlines: only the band around the true outlines is scored here, so false positives
     away from every true outline are not counted (the plain mean IU counts them).
 
@@ -189,7 +191,7 @@ def boundary_iou(y_true, y_pred, num_classes, width=2, ignore_label=config.IGNOR
     Example:
 
     >>> truth = np.zeros((8, 8), np.uint8); truth[:, 4:] = 1
-    >>> boundary_iou(truth, truth, num_classes=2, width=1)
+    >>> trimap_iou(truth, truth, num_classes=2, width=1)
     1.0
 
     Introduced in notebooks/05_skip_connections.ipynb.
@@ -206,6 +208,18 @@ def boundary_iou(y_true, y_pred, num_classes, width=2, ignore_label=config.IGNOR
     banded_truth = np.where(band, y_true.astype(np.int64), fill)
     matrix = confusion_matrix(banded_truth, y_pred, num_classes, ignore_label=fill)
     return segmentation_scores(matrix)["mean_iou"]
+
+
+def boundary_iou(y_true, y_pred, num_classes, width=2, ignore_label=config.IGNORE_LABEL) -> float:
+    """The name :func:`trimap_iou` had in fcnlib 0.2.0; it warns and will be removed.
+
+    The measure scores only a band around the true outlines, a trimap IoU, not the Boundary IoU of
+    Cheng et al. (https://arxiv.org/abs/2103.16562); hence the new name.
+    """
+    warnings.warn("fcnlib.metrics.boundary_iou is now fcnlib.metrics.trimap_iou (the same measure: "
+                  "mean IoU in a band around the true outlines); the old name will be removed.",
+                  DeprecationWarning, stacklevel=2)
+    return trimap_iou(y_true, y_pred, num_classes, width, ignore_label)
 
 
 def evaluate(model, data, num_classes, ignore_label=config.IGNORE_LABEL, batch_size=16) -> dict:

@@ -6,6 +6,7 @@ import inspect
 import json
 
 import keras
+import numpy as np
 import pytest
 
 from fcnlib import bench, config, published
@@ -87,6 +88,15 @@ def test_results_json_round_trips_and_a_broken_file_is_named(tmp_path):
     path.write_text("{")
     with pytest.raises(ValueError, match="bench.json"):
         bench.read_results(path)
+
+
+def test_read_results_takes_a_file_written_before_the_trimap_rename(tmp_path):
+    rows = [("FCN-8s", 1234, 10.0, 0.9, 0.8, 0.7, 0.6, 50.0)]
+    results = bench.results_json(TINY, 1, rows, (30.0, 60.0), (2.0, 40.0))
+    results["rows"][0]["boundary_iou"] = results["rows"][0].pop("trimap_iou")  # As 0.2.0 wrote it.
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(results))
+    assert bench.read_results(path)["rows"][0]["trimap_iou"] == 0.6
 
 
 def test_pipeline_ratio_times_both_inputs_after_warming_each_up(monkeypatch):
@@ -214,3 +224,21 @@ def test_the_autotune_table_shows_each_run_the_mean_and_the_ious():
     assert lines[1] == "|---|---:|---:|---:|---:|"
     assert lines[2] == "| on | 110.0 | 114.0 | 112.0 | 0.391 |"
     assert lines[3] == "| off | 80.0 | 84.0 | 82.0 | 0.391, 0.392 |"
+
+
+def test_coarse_ideal_draws_block_aligned_stripes_exactly_and_loses_thin_ones(monkeypatch):
+    from fcnlib import synthetic
+
+    rows = {}
+
+    def scenes(num, size, task, seed):
+        masks = np.zeros((num, size, size), np.uint8)
+        masks[:, rows["top"]:rows["bottom"]] = 1  # A full-width stripe: one-dimensional interpolation.
+        return np.zeros((num, size, size, 3), np.uint8), masks
+
+    monkeypatch.setattr(synthetic, "generate", scenes)
+    rows.update(top=16, bottom=48)  # Aligned to blocks of 16 and 8: drawn back exactly.
+    assert bench.coarse_ideal(sizes=(64,), strides=(16, 8), num_scenes=1)[-1] == "| 64x64 | 1.000 | 1.000 |"
+    rows.update(top=20, bottom=44)  # 12 of 32 rows in each 32-row block: every block averages 0.375.
+    lines = bench.coarse_ideal(sizes=(64,), strides=(32,), num_scenes=1)
+    assert lines[0] == "| scene size | stride 32 |" and lines[-1] == "| 64x64 | 0.000 |"

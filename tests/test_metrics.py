@@ -121,7 +121,7 @@ def brute_boundary_band(mask, width):
     return band
 
 
-def test_boundary_iou_matches_brute_force():
+def test_trimap_iou_matches_brute_force():
     rng = np.random.default_rng(2)
     truth = np.zeros((2, 20, 24), np.uint8)
     truth[0, 4:14, 5:15] = 1
@@ -134,11 +134,20 @@ def test_boundary_iou_matches_brute_force():
     band = np.stack([brute_boundary_band(m.tolist(), 2) for m in truth])
     band_truth = np.where(band, truth, VOID)
     expected = brute_scores(brute_confusion(band_truth, pred, 3).tolist())["mean_iou"]
-    assert metrics.boundary_iou(truth, pred, 3, width=2) == pytest.approx(expected)
+    assert metrics.trimap_iou(truth, pred, 3, width=2) == pytest.approx(expected)
     # Errors far from any boundary do not count.
     far = truth.copy()
     far[1, 0, 23] = 2
-    assert metrics.boundary_iou(truth, far, 3, width=2) == 1.0
+    assert metrics.trimap_iou(truth, far, 3, width=2) == 1.0
+
+
+def test_boundary_iou_is_the_old_name_of_trimap_iou_and_warns():
+    truth = np.zeros((12, 12), np.uint8)
+    truth[3:9, 3:9] = 1
+    pred = np.roll(truth, 1, axis=1)
+    with pytest.warns(DeprecationWarning, match="trimap_iou"):
+        old = metrics.boundary_iou(truth, pred, 2, width=1)
+    assert old == metrics.trimap_iou(truth, pred, 2, width=1) < 1.0
 
 
 def tiny_model(num_classes, seed=0):
