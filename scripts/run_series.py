@@ -10,8 +10,9 @@ writes a report (`<output>/report.md`): each notebook's status, wall time, figur
 resident memory and the key numbers its claims asserted. Models trained by an earlier notebook are
 reused by later ones through the checkpoint cache. The exit status is non-zero if any notebook failed.
 
-In the quick profile it also records the wall time of each notebook that ran without error, with the date
-and the machine, in `docs/runtimes.json` (`fcnlib.runtimes`): the one source of the quick runtimes that
+In the quick profile, when the checkpoint cache held no trained model at the start (`make clean-cache`),
+it also records the wall time of each notebook that ran without error, with the date and the machine, in
+`docs/runtimes.json` (`fcnlib.runtimes`): the one source of the quick runtimes that
 the README and the notebook headers quote (`--no-record` leaves that file alone), and rewrites those quotes
 from it (`--quote-only` does just that); commit the file with them. `tests/test_runtimes.py` fails where a
 quote and the file disagree.
@@ -44,7 +45,7 @@ from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from fcnlib import files, runtimes  # noqa: E402
+from fcnlib import config, files, runtimes  # noqa: E402
 
 # The backend ipykernel selects in Jupyter(Lab) when MPLBACKEND is unset: figures go into the outputs.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -260,6 +261,12 @@ def report(results: list[Result], profile: str) -> str:
     return "\n".join(lines)
 
 
+def cached_models(cache: Path | None = None) -> list[Path]:
+    """The trained models in the checkpoint cache (``config.cache_dir()`` when None), by weights file."""
+    cache = config.cache_dir() if cache is None else cache
+    return sorted(cache.glob("*.weights.h5")) if cache.is_dir() else []
+
+
 def record_runtimes(results: list[Result], profile: str, path: Path | None = None) -> dict:
     """Writes the wall seconds of the notebooks that ran without error into the runtimes file (quick only)."""
     path = runtimes.RUNTIMES_FILE if path is None else path
@@ -353,6 +360,9 @@ def main(argv=None) -> int:
     if missing:
         print(f"No such notebook: {', '.join(missing)}", file=sys.stderr)
         return 1
+    # docs/runtimes.json holds a cold series, each notebook training the models it introduces: times
+    # measured over a cache that already holds models (a second run) would quote a fraction of that.
+    warm = cached_models()
     results = []
     for path in paths:
         print(f"running {path.name} ...", flush=True)
@@ -365,7 +375,13 @@ def main(argv=None) -> int:
     with files.atomic_path(args.output / "report.md") as tmp:
         tmp.write_text(report(results, profile), encoding="utf-8")
     print(f"\nExecuted notebooks, HTML pages and report.md are in {args.output}")
-    measured = record_runtimes(results, profile) if not args.no_record else {}
+    record = not args.no_record and not warm
+    if warm and not args.no_record:
+        print(f"Not recorded in {runtimes.RUNTIMES_FILE}: the checkpoint cache ({config.cache_dir()}) held "
+              f"{len(warm)} trained models when the series started, and that file holds a cold series, each "
+              "notebook training the models it introduces. Run `make clean-cache`, then `make series`, to "
+              "measure one.")
+    measured = record_runtimes(results, profile) if record else {}
     if measured:
         print(f"Quick-profile wall times of {', '.join(sorted(measured))} written to {runtimes.RUNTIMES_FILE}")
         if Path(runtimes.RUNTIMES_FILE) == REPOSITORY_RUNTIMES:  # Not when a caller measures into another file.

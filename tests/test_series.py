@@ -127,6 +127,27 @@ def test_series_pages_hold_every_figure_the_notebook_draws(tmp_path, monkeypatch
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, f"{path.name} is not readable as umask 022 allows"
 
 
+def test_a_series_over_a_cache_holding_models_is_not_recorded(tmp_path, monkeypatch, capsys):
+    def fake_run(path, output, timeout):  # Stands in for the kernel: every notebook "runs" in 7 s.
+        return run_series.Result(path.name, "ok", 7.0, 0, None)
+
+    monkeypatch.setattr(run_series, "run_notebook", fake_run)
+    monkeypatch.setenv("FCN_PROFILE", "quick")
+    measured = tmp_path / "runtimes.json"
+    monkeypatch.setattr(run_series.runtimes, "RUNTIMES_FILE", measured)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FCN_CACHE_DIR", str(cache))
+    cache.mkdir()
+    (cache / "fcn32s-0123456789ab.weights.h5").write_bytes(b"weights")
+    assert run_series.main([str(NOTEBOOK), "--output", str(tmp_path / "warm")]) == 0
+    assert not measured.exists(), "times over a warm cache must not replace the cold series' times"
+    assert "held 1 trained models when the series started" in capsys.readouterr().out
+
+    (cache / "fcn32s-0123456789ab.weights.h5").unlink()  # As after `make clean-cache`.
+    assert run_series.main([str(NOTEBOOK), "--output", str(tmp_path / "cold")]) == 0
+    assert json.loads(measured.read_text())["notebooks"]["03"]["seconds"] == 7.0
+
+
 def test_kernel_env_uses_the_inline_backend_whatever_the_caller_set(tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.delenv("FCN_STATIC_WIDGETS", raising=False)
