@@ -1,6 +1,6 @@
 # The two commands of this project (see README.md):
 #   make series   set up, then run the whole notebook series headless (executed notebooks + HTML + report)
-#   make test     set up, then run the unit tests and every notebook under nbval (quick profile)
+#   make test     set up, then run every notebook under nbval and the unit tests, side by side (quick profile)
 # Both create a virtual environment in .venv on first use; nothing else on the machine is touched.
 
 PYTHON ?= python3
@@ -39,9 +39,11 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 series: setup
 	FCN_PROFILE=$${FCN_PROFILE:-quick} $(BIN)/python scripts/run_series.py
 
+# make test runs the notebooks under nbval and the unit tests side by side (scripts/run_tests.py);
+# TEST_ARGS=--one-after-the-other runs them in sequence.
 test: setup browser
 	FCN_PROFILE=$${FCN_PROFILE:-quick} FCN_STATIC_WIDGETS=1 MPLBACKEND=Agg \
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=15 -p no:cacheprovider
+	$(BIN)/python scripts/run_tests.py $(TEST_ARGS)
 
 # The browser test (tests/test_browser.py) drives a system Chromium; Playwright never downloads one. As
 # root with apt-get (CI), Debian's chromium is installed when missing; elsewhere the test is skipped.

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import config, datasets, devices, metrics, models, pipeline, synthetic, train
+from fcnlib import _shapes, config, datasets, devices, files, metrics, models, pipeline, synthetic, train
 
 VARIANTS = ("dense", "fcn32s", "fcn16s", "fcn8s")
 SCHEDULES = ("staged", "at_once")
@@ -57,8 +59,53 @@ def class_names(task: str = "binary", profile=None) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=4)
 def synthetic_splits(task: str, profile: config.Profile) -> dict:
-    """The profile's synthetic splits as arrays, generated once per process (a few seconds)."""
-    return synthetic.splits(task, profile=profile)
+    """The profile's synthetic splits as arrays, generated once and then read from the cache.
+
+    Generating the quick profile's 1,100 scenes takes about 3 s, which every notebook that trains
+    would spend again; the first call saves them in ``config.cache_dir() / "data"`` (one ``.npz``,
+    written atomically) and later calls, in any process, read them back in a fraction of a second.
+    The file name holds the task, the split sizes, the image size and a digest of the generator's
+    source and of NumPy's version, so a changed generator or profile never reads old scenes. A file
+    that cannot be read, or holds arrays of other shapes, is reported and replaced; a cache folder
+    that cannot be written only costs the time.
+    """
+    path = _splits_file(task, profile)
+    if path.exists():
+        try:
+            with np.load(path) as saved:
+                loaded = {name: (saved[f"{name}_images"], saved[f"{name}_masks"]) for name in synthetic.SPLIT_SEEDS}
+            if all(_split_shapes(*arrays) == _expected_shapes(profile, name) for name, arrays in loaded.items()):
+                return loaded
+            print(f"The saved scenes in {path} have other shapes than the profile's; generating them again.")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            print(f"The saved scenes in {path} cannot be read ({type(error).__name__}: {error}); "
+                  "generating them again.")
+    generated = synthetic.splits(task, profile=profile)
+    try:
+        with files.atomic_path(path) as tmp, open(tmp, "wb") as stream:
+            np.savez(stream, **{f"{name}_{kind}": array for name, (images, masks) in generated.items()
+                                for kind, array in (("images", images), ("masks", masks))})
+    except OSError as error:
+        print(f"Could not save the scenes in {path} ({error}); the next process generates them again.")
+    return generated
+
+
+def _splits_file(task: str, profile: config.Profile) -> Path:
+    """Where :func:`synthetic_splits` keeps the profile's scenes of ``task``."""
+    generator = b"".join(Path(module.__file__).read_bytes() for module in (synthetic, _shapes))
+    digest = files.sha256(generator + np.__version__.encode())[:12]
+    sizes = "-".join(str(size) for size in (profile.num_train, profile.num_val, profile.num_test))
+    return config.cache_dir() / "data" / f"synthetic-{task}-{sizes}-{profile.image_size}px-{digest}.npz"
+
+
+def _expected_shapes(profile: config.Profile, split: str):
+    count = {"train": profile.num_train, "val": profile.num_val, "test": profile.num_test}[split]
+    side = profile.image_size
+    return (count, side, side, 3), (count, side, side), np.dtype(np.uint8)
+
+
+def _split_shapes(images, masks):
+    return images.shape, masks.shape, images.dtype if images.dtype == masks.dtype else None
 
 
 def _binarize(image, mask):

@@ -182,3 +182,63 @@ def test_gpu_profile_path_on_a_voc_tree_in_a_smoke_run(tmp_path, monkeypatch):
     again, _ = recipes.train_model("fcn16s", "binary", profile=profile, datasets=data, verbose=0)
     np.testing.assert_array_equal(again.get_layer("score_pool4").get_weights()[0],
                                   model.get_layer("score_pool4").get_weights()[0])  # From the cache.
+
+
+def _generated_splits(task, profile):
+    """synthetic_splits without its in-process memo: every call goes to the cache folder."""
+    return recipes.synthetic_splits.__wrapped__(task, profile)
+
+
+def _assert_same_splits(a, b):
+    assert sorted(a) == sorted(b) == ["test", "train", "val"]
+    for name in a:
+        np.testing.assert_array_equal(a[name][0], b[name][0])
+        np.testing.assert_array_equal(a[name][1], b[name][1])
+
+
+def test_synthetic_splits_are_saved_once_and_read_back(monkeypatch):
+    first = _generated_splits("binary", TINY)
+    path = recipes._splits_file("binary", TINY)
+    assert path.is_file() and path.parent == config.cache_dir() / "data"
+    assert not list(path.parent.glob("*.part")), "no temporary file is left behind"
+    monkeypatch.setattr(recipes.synthetic, "splits", lambda *a, **k: pytest.fail("generated again"))
+    _assert_same_splits(_generated_splits("binary", TINY), first)
+    assert first["train"][0].shape == (16, 64, 64, 3) and first["test"][1].shape == (8, 64, 64)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other_shapes"])
+def test_damaged_saved_splits_are_reported_and_replaced(capsys, damage):
+    first = _generated_splits("binary", TINY)
+    path = recipes._splits_file("binary", TINY)
+    if damage == "garbage":
+        path.write_bytes(b"not an npz file")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:1000])
+    else:
+        np.savez(path, **{f"{name}_{kind}": np.zeros((2, 8, 8), np.uint8)
+                          for name in ("train", "val", "test") for kind in ("images", "masks")})
+    capsys.readouterr()
+    _assert_same_splits(_generated_splits("binary", TINY), first)
+    message = capsys.readouterr().out
+    assert str(path) in message and "generating them again" in message, message
+    with np.load(path) as saved:  # Replaced by the regenerated scenes.
+        np.testing.assert_array_equal(saved["train_images"], first["train"][0])
+
+
+def test_saved_splits_are_per_task_size_and_generator():
+    path = recipes._splits_file("binary", TINY)
+    assert recipes._splits_file("multiclass", TINY) != path
+    assert recipes._splits_file("binary", dataclasses.replace(TINY, num_train=17)) != path
+    assert recipes._splits_file("binary", dataclasses.replace(TINY, image_size=96)) != path
+    assert recipes._splits_file("binary", dataclasses.replace(TINY, epochs=3)) == path  # Training settings don't matter.
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_scenes(capsys, monkeypatch):
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(recipes.files, "atomic_path", refuse)
+    splits = _generated_splits("binary", TINY)
+    assert splits["val"][0].shape == (8, 64, 64, 3)
+    assert "Could not save the scenes" in capsys.readouterr().out
+    assert not recipes._splits_file("binary", TINY).exists()
