@@ -269,7 +269,7 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     with devices.precision_policy(policy):
-        data = recipes.make_datasets(args.task, profile)
+        data = recipes.make_datasets(args.task, profile, cache=not (args.smoke or args.no_cache))
         if args.smoke:
             data = {name: split.take(SMOKE_BATCHES) for name, split in data.items()}
         model, history = recipes.train_model(

@@ -58,7 +58,7 @@ def class_names(task: str = "binary", profile=None) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def synthetic_splits(task: str, profile: config.Profile) -> dict:
+def synthetic_splits(task: str, profile: config.Profile, cache: bool = True) -> dict:
     """The profile's synthetic splits as arrays, generated once and then read from the cache.
 
     Generating the quick profile's 1,100 scenes takes about 3 s, which every notebook that trains
@@ -67,10 +67,11 @@ def synthetic_splits(task: str, profile: config.Profile) -> dict:
     The file name holds the task, the split sizes, the image size and a digest of the generator's
     source and of NumPy's version, so a changed generator or profile never reads old scenes. A file
     that cannot be read, or holds arrays of other shapes, is reported and replaced; a cache folder
-    that cannot be written only costs the time.
+    that cannot be written only costs the time. ``cache=False`` generates them and leaves the cache
+    folder alone.
     """
     path = _splits_file(task, profile)
-    if path.exists():
+    if cache and path.exists():
         try:
             with np.load(path) as saved:
                 loaded = {name: (saved[f"{name}_images"], saved[f"{name}_masks"]) for name in synthetic.SPLIT_SEEDS}
@@ -81,6 +82,8 @@ def synthetic_splits(task: str, profile: config.Profile) -> dict:
             print(f"The saved scenes in {path} cannot be read ({type(error).__name__}: {error}); "
                   "generating them again.")
     generated = synthetic.splits(task, profile=profile)
+    if not cache:
+        return generated
     try:
         with files.atomic_path(path) as tmp, open(tmp, "wb") as stream:
             np.savez(stream, **{f"{name}_{kind}": array for name, (images, masks) in generated.items()
@@ -115,7 +118,7 @@ def _binarize(image, mask):
 
 
 def make_datasets(task: str = "binary", profile=None, augment: bool | None = None,
-                  autotune: bool | None = None) -> dict:
+                  autotune: bool | None = None, cache: bool = True) -> dict:
     """Returns ``{"train", "val", "test"}`` batched ``tf.data`` datasets of the profile.
 
     Quick: the synthetic splits (800 / 100 / 200 scenes of 96x96), no augmentation. ``gpu``: VOC
@@ -129,6 +132,8 @@ def make_datasets(task: str = "binary", profile=None, augment: bool | None = Non
         augment: Override the profile's choice of training augmentation.
         autotune: tf.data's autotuner for every split, as ``pipeline.make_dataset`` takes it (None:
             on next to a GPU or TPU, off on a CPU-only machine).
+        cache: False to generate the synthetic scenes without saving them in the cache folder
+            (:func:`synthetic_splits`); other datasets are read from their files either way.
 
     Returns:
         A :class:`Splits` dict of datasets of ``(float32 images, int32 masks)`` batches.
@@ -138,7 +143,7 @@ def make_datasets(task: str = "binary", profile=None, augment: bool | None = Non
     size, batch = profile.image_size, profile.batch_size
     augment = (profile.dataset != "synthetic") if augment is None else augment
     if profile.dataset == "synthetic":
-        sources = synthetic_splits(task, profile)
+        sources = synthetic_splits(task, profile, cache)
     elif profile.dataset == "voc":
         train_split = None
         if profile.train_split == "train_aug":  # VOC + SBD; VOC train alone when the SBD is missing.
@@ -273,7 +278,8 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
         epochs: Epochs of an FCN-32s, an at-once FCN or the dense baseline; the profile's when
             None. Staged stages take ``STAGED_EPOCH_SHARE`` of it.
         verbose: Keras verbosity.
-        cache: False to train without the checkpoint cache.
+        cache: False to train without the checkpoint cache (and, when it builds the datasets, without
+            saving the synthetic scenes there either).
         strategy: A ``tf.distribute.Strategy`` (e.g. ``devices.default_strategy()``) to build and
             train in; None trains on the default device. It splits each batch across replicas,
             so the result does not depend on it and it is not part of the cache key.
@@ -293,7 +299,7 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
     profile = dense_profile(profile) if variant == "dense" else _profile(profile)
     size = (profile.image_size, profile.image_size)
     if datasets is None or (variant == "dense" and _image_size(datasets["train"]) != size):
-        datasets = make_datasets(task, profile)  # The dense head only takes its own size.
+        datasets = make_datasets(task, profile, cache=cache)  # The dense head only takes its own size.
     staged = variant in STAGED_FROM and schedule == "staged"
     key = {"recipe": variant, "task": task, "upsampling": upsampling,
            "schedule": schedule if variant in STAGED_FROM else None, "seed": SEED,

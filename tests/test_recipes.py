@@ -242,3 +242,12 @@ def test_a_cache_that_cannot_be_written_still_gives_the_scenes(capsys, monkeypat
     assert splits["val"][0].shape == (8, 64, 64, 3)
     assert "Could not save the scenes" in capsys.readouterr().out
     assert not recipes._splits_file("binary", TINY).exists()
+
+
+def test_without_the_cache_the_scenes_are_generated_and_not_saved(monkeypatch):
+    _generated_splits("binary", TINY)  # A saved copy exists...
+    monkeypatch.setattr(recipes.synthetic, "splits", lambda *a, **k: {"generated": True})
+    assert recipes.synthetic_splits.__wrapped__("binary", TINY, cache=False) == {"generated": True}  # ... unread.
+    other = dataclasses.replace(TINY, num_train=12)
+    recipes.synthetic_splits.__wrapped__("binary", other, cache=False)
+    assert not recipes._splits_file("binary", other).exists()
