@@ -230,22 +230,41 @@ def autotune_experiment(profile, repeats=2, epochs=None) -> list[dict]:
     ``{autotune, repeat, seconds, fg_iou}`` per run: training seconds and the test split's
     foreground IoU, which should not depend on the switch.
     """
-    epochs = epochs or profile.epochs
     data = {enabled: recipes.make_datasets("binary", profile, autotune=enabled) for enabled in (True, False)}
+    return _on_off_runs(profile, "autotune", repeats, epochs, lambda enabled: data[enabled], lambda enabled: {},
+                        data[False]["test"])
+
+
+def xla_experiment(profile, repeats=2, epochs=None) -> list[dict]:
+    """Trains the series' FCN-32s with its training step compiled by XLA and without, in turn.
+
+    As :func:`autotune_experiment`, with ``jit_compile`` of ``train.fit`` as the switch (Keras'
+    ``"auto"`` leaves XLA off on a CPU). The seconds include the compilation of the first epoch.
+    Returns one ``{xla, repeat, seconds, fg_iou}`` per run.
+    """
+    data = recipes.make_datasets("binary", profile)
+    return _on_off_runs(profile, "xla", repeats, epochs, lambda enabled: data,
+                        lambda enabled: {"jit_compile": enabled}, data["test"])
+
+
+def _on_off_runs(profile, switch, repeats, epochs, data_for, fit_options, test_data) -> list[dict]:
+    """Trains the seeded FCN-32s with ``switch`` on and off, in turn, ``repeats`` times; times and scores it."""
+    epochs = epochs or profile.epochs
     runs = []
     for repeat in range(repeats):
         for enabled in (True, False):
             train.set_seed(recipes.SEED)
             model = recipes.build("fcn32s", "binary", profile=profile)
             train.set_seed(recipes.SEED)  # As train_model: the shuffle's seed comes from the global one.
-            train_data = data[enabled].rebuild_train()
+            data = data_for(enabled)
+            train_data = data.rebuild_train()
             start = time.perf_counter()
-            train.fit(model, train_data, data[enabled]["val"], epochs=epochs,
-                      learning_rate=profile.learning_rate, verbose=0)
+            train.fit(model, train_data, data["val"], epochs=epochs, learning_rate=profile.learning_rate,
+                      verbose=0, **fit_options(enabled))
             seconds = time.perf_counter() - start
-            runs.append({"autotune": enabled, "repeat": repeat, "seconds": seconds,
-                         "fg_iou": float(recipes.scores(model, data[False]["test"])["iou"][1])})
-            print(f"  autotune {'on' if enabled else 'off'}, run {repeat + 1}: {seconds:.1f} s, "
+            runs.append({switch: enabled, "repeat": repeat, "seconds": seconds,
+                         "fg_iou": float(recipes.scores(model, test_data)["iou"][1])})
+            print(f"  {switch} {'on' if enabled else 'off'}, run {repeat + 1}: {seconds:.1f} s, "
                   f"foreground IoU {runs[-1]['fg_iou']:.3f}", flush=True)
     return runs
 
@@ -278,11 +297,16 @@ def coarse_ideal(sizes=(64, 96, 128, 160), strides=(32, 16, 8), num_scenes=200) 
 
 def autotune_table_lines(runs) -> list[str]:
     """A markdown table of :func:`autotune_experiment`: seconds per run, their mean, the IoUs."""
+    return on_off_table_lines(runs, "autotune", "tf.data autotune")
+
+
+def on_off_table_lines(runs, switch, label) -> list[str]:
+    """A markdown table of on/off runs (``switch`` names their field): seconds per run, the mean, the IoUs."""
     repeats = sorted({run["repeat"] for run in runs})
-    lines = ["| tf.data autotune | " + " | ".join(f"run {r + 1} (s)" for r in repeats)
+    lines = [f"| {label} | " + " | ".join(f"run {r + 1} (s)" for r in repeats)
              + " | mean (s) | foreground IoU |", "|---|" + "---:|" * (len(repeats) + 2)]
     for enabled in (True, False):
-        group = [run for run in runs if run["autotune"] is enabled]
+        group = [run for run in runs if run[switch] is enabled]
         if not group:
             continue
         ious = sorted({f"{run['fg_iou']:.3f}" for run in group})
@@ -545,6 +569,8 @@ def main(argv=None) -> str:
                         help="instead of the table: FCN-8s staged vs at once, scaled and unscaled skips")
     parser.add_argument("--autotune", action="store_true",
                         help="instead of the table: FCN-32s trained with tf.data's autotuner on and off")
+    parser.add_argument("--xla", action="store_true",
+                        help="instead of the table: FCN-32s trained with its step compiled by XLA and without")
     parser.add_argument("--coarse-ideal", action="store_true",
                         help="instead of the table: ideal coarse masks' foreground IoU per scene size and stride")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
@@ -558,12 +584,14 @@ def main(argv=None) -> str:
                           *coarse_ideal()]) + "\n"
         print(text)
         return text
-    if args.autotune:
-        print(f"tf.data autotune experiment: FCN-32s, {epochs} epochs, on and off, twice ...", flush=True)
+    if args.autotune or args.xla:
+        switch, label = ("autotune", "tf.data autotune") if args.autotune else ("xla", "XLA (jit_compile)")
+        experiment = autotune_experiment if args.autotune else xla_experiment
+        print(f"{label} experiment: FCN-32s, {epochs} epochs, on and off, twice ...", flush=True)
         text = "\n".join([f"Profile `{profile.name}`, {epochs} epochs, FCN-32s training seconds (validation "
                           f"included) and the test split's foreground IoU. Machine: {machine()}.", "",
-                          *autotune_table_lines(autotune_experiment(profile, epochs=epochs))]) + "\n"
-        output = args.output.with_name("autotune.md")
+                          *on_off_table_lines(experiment(profile, epochs=epochs), switch, label)]) + "\n"
+        output = args.output.with_name(f"{switch}.md")
         with files.atomic_path(output) as tmp:
             tmp.write_text(text, encoding="utf-8")
         print(text)

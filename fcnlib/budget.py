@@ -44,11 +44,10 @@ NOTEBOOK_RECIPES = {
     "02": (_FCN32, ("dense", "binary", "fixed", "staged")),
     "03": (),
     "04": (_FCN32, ("fcn32s", "binary", "learned", "staged"), ("fcn32s", "binary", "random", "staged")),
-    "05": (_FCN32, ("fcn16s", "binary", "fixed", "staged"), ("fcn8s", "binary", "fixed", "staged"),
-           ("fcn8s", "binary", "fixed", "at_once")),
+    "05": (_FCN32, ("fcn16s", "binary", "fixed", "staged"), ("fcn8s", "binary", "fixed", "staged")),
     "06": (("dense", "binary", "fixed", "staged"), _FCN32, ("fcn32s", "binary", "learned", "staged"),
            ("fcn32s", "binary", "random", "staged"), ("fcn16s", "binary", "fixed", "staged"),
-           ("fcn8s", "binary", "fixed", "staged"), ("fcn8s", "binary", "fixed", "at_once")),
+           ("fcn8s", "binary", "fixed", "staged")),
     "07": (),
     "08": (),
 }

@@ -66,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
                         "random start and trained. Default: %(default)s.")
     p.add_argument("--profile", choices=("quick", "gpu", "full"), default=None,
                    help="Settings from fcnlib.config: quick (CPU, synthetic), gpu (VOC train, 224, "
-                        "3 epochs: minutes), full (VOC + SBD, 320, 30 epochs: hours). Default: the "
+                        "4 epochs: minutes), full (VOC + SBD, 320, 30 epochs: hours). Default: the "
                         "one that goes with --dataset (voc: full); without --dataset, FCN_PROFILE "
                         "or detection (gpu with a GPU, else quick).")
     p.add_argument("--epochs", type=int, default=None,

@@ -148,7 +148,7 @@ GPU = Profile(
     width=1.0,
     backbone_weights="imagenet",
     batch_size=16,
-    epochs=3,  # The most for which fcnlib.budget keeps every notebook <= 10 T4 minutes in a fresh runtime.
+    epochs=4,  # The most for which fcnlib.budget keeps every notebook <= 10 T4 minutes in a fresh runtime.
     learning_rate=1e-4,
     dataset="voc",
     train_split="train",

@@ -226,6 +226,30 @@ def test_the_autotune_table_shows_each_run_the_mean_and_the_ious():
     assert lines[3] == "| off | 80.0 | 84.0 | 82.0 | 0.391, 0.392 |"
 
 
+def test_the_xla_experiment_compiles_the_step_with_xla_and_without_on_the_same_run(monkeypatch):
+    fed = []
+    real_fit = bench.train.fit
+
+    def recording_fit(model, train_data, val_data, **kwargs):
+        history = real_fit(model, train_data, val_data, **kwargs)
+        fed.append((kwargs["jit_compile"], bool(model.jit_compile), kwargs["epochs"]))
+        return history
+
+    monkeypatch.setattr(bench.train, "fit", recording_fit)
+    runs = bench.xla_experiment(TINY, repeats=1, epochs=1)
+    assert fed == [(True, True, 1), (False, False, 1)], "XLA on, then off; the model compiled as asked"
+    assert [(run["xla"], run["repeat"]) for run in runs] == [(True, 0), (False, 0)]
+    assert all(run["seconds"] > 0 and 0.0 <= run["fg_iou"] <= 1.0 for run in runs)
+
+
+def test_an_on_off_table_names_its_switch():
+    runs = [{"xla": True, "repeat": 0, "seconds": 35.5, "fg_iou": 0.39},
+            {"xla": False, "repeat": 0, "seconds": 26.4, "fg_iou": 0.391}]
+    lines = bench.on_off_table_lines(runs, "xla", "XLA (jit_compile)")
+    assert lines == ["| XLA (jit_compile) | run 1 (s) | mean (s) | foreground IoU |", "|---|---:|---:|---:|",
+                     "| on | 35.5 | 35.5 | 0.390 |", "| off | 26.4 | 26.4 | 0.391 |"]
+
+
 def test_coarse_ideal_draws_block_aligned_stripes_exactly_and_loses_thin_ones(monkeypatch):
     from fcnlib import synthetic
 

@@ -40,7 +40,7 @@ def test_gpu_notebooks_fit_ten_minutes_on_a_t4_and_the_series_45():
         assert fresh <= budget.NOTEBOOK_LIMIT_MINUTES, (notebook, fresh)
     series = sum(budget.notebook_minutes(n, "gpu", "t4", cached=True) for n in budget.NOTEBOOK_RECIPES)
     assert series <= budget.SERIES_LIMIT_MINUTES
-    # One more epoch would break the fresh-runtime limit of notebook 06: the profile's 3 is the most.
+    # One more epoch would break the fresh-runtime limit of notebook 06: the profile's epochs are the most.
     longer = budget.with_epochs("gpu", config.GPU.epochs + 1)
     assert budget.notebook_minutes("06", longer, "t4") > budget.NOTEBOOK_LIMIT_MINUTES
 
