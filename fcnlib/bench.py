@@ -4,6 +4,7 @@
     python -m fcnlib.bench --fcn32s-head [--seeds 0 1 2]   # why d2l's head beats the series' FCN-32s
     python -m fcnlib.bench --fcn8s-schedules [--seeds 0 1 2]   # FCN-8s staged or at once, scaled or not
     python -m fcnlib.bench --coarse-ideal   # ideal coarse masks per scene size and stride
+    python -m fcnlib.bench --plateau [--epochs 40]   # where FCN-8s levels off, per scene size
 
 Every model trains on the profile's binary training split for the same number of epochs with Adam
 at the profile's learning rate (the copied recipes keep their own optimiser settings where those
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -219,6 +221,57 @@ def fcn8s_schedule_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=No
             _train_epochs(model, data.rebuild_train(), epochs, profile.learning_rate,
                           {max(1, epochs // 2), epochs}, data, record)
     return runs
+
+
+# The plateau experiment (``python -m fcnlib.bench --plateau``): how far FCN-8s goes when it trains
+# many times the series' epochs, per scene size; scored at these epochs (and at the last one).
+PLATEAU_SIZES = (96, 128)
+PLATEAU_EPOCHS = 40
+PLATEAU_SCORE_AT = (6, 12, 20, 30, 40, 60, 80)
+
+
+def plateau_experiment(profile, sizes=PLATEAU_SIZES, epochs=PLATEAU_EPOCHS, seed=0) -> list[dict]:
+    """Trains one FCN-8s at once (unscaled skips) per scene size for ``epochs``; scores it on the way.
+
+    The profile's data at each size in ``sizes`` (the synthetic scenes scale with the image, so the
+    same signs in more pixels), the profile's number of scenes, batch and learning rate, Adam compiled
+    once, seeded weights and batch order. It answers "is it the budget or the model?": where the
+    test split's foreground IoU levels off when the training time is not the limit. Returns one
+    ``{size, epochs, seconds, fg_iou, mean_iou}`` per scored point (after each epoch of
+    ``PLATEAU_SCORE_AT`` below ``epochs``, and after the last); ``seconds`` is the training time up to
+    that point, scoring not included.
+    """
+    if epochs < 1 or not sizes:
+        raise ValueError(f"The plateau experiment needs epochs >= 1 and at least one size; got epochs={epochs!r}, "
+                         f"sizes={sizes!r}.")
+    score_at = {done for done in PLATEAU_SCORE_AT if done < epochs} | {epochs}
+    runs = []
+    with _per_seed((seed,), ("at once, unscaled skips",)) as pairs:
+        for _ in pairs:
+            for size in sizes:
+                sized = dataclasses.replace(profile, image_size=size)
+                data = recipes.make_datasets("binary", sized)
+
+                def record(done, seconds, scores, size=size):
+                    runs.append({"size": size, "epochs": done, "seconds": seconds,
+                                 "fg_iou": float(scores["iou"][1]), "mean_iou": float(scores["mean_iou"])})
+                    print(f"  {size}x{size}, {done} epochs, {seconds:.0f} s: foreground IoU "
+                          f"{runs[-1]['fg_iou']:.3f}", flush=True)
+
+                train.set_seed(seed)
+                model = recipes.build("fcn8s", "binary", profile=sized)
+                train.set_seed(seed)
+                _train_epochs(model, data.rebuild_train(), epochs, profile.learning_rate, score_at, data, record)
+    return runs
+
+
+def plateau_table_lines(runs) -> list[str]:
+    """A markdown table of :func:`plateau_experiment`: per scene size and epochs, seconds and IoUs."""
+    lines = ["| scene size | epochs | training (s) | foreground IoU | mean IoU |", "|---:|---:|---:|---:|---:|"]
+    for run in runs:
+        lines.append(f"| {run['size']}x{run['size']} | {run['epochs']} | {run['seconds']:.0f} | "
+                     f"{run['fg_iou']:.3f} | {run['mean_iou']:.3f} |")
+    return lines
 
 
 def autotune_experiment(profile, repeats=2, epochs=None) -> list[dict]:
@@ -573,11 +626,28 @@ def main(argv=None) -> str:
                         help="instead of the table: FCN-32s trained with its step compiled by XLA and without")
     parser.add_argument("--coarse-ideal", action="store_true",
                         help="instead of the table: ideal coarse masks' foreground IoU per scene size and stride")
+    parser.add_argument("--plateau", action="store_true",
+                        help=f"instead of the table: FCN-8s trained at once for many epochs (default "
+                             f"{PLATEAU_EPOCHS}) at scene sizes {list(PLATEAU_SIZES)}, scored on the way")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="seeds of --fcn32s-head and --fcn8s-schedules")
     args = parser.parse_args(argv)
     profile = config.get_profile()
     epochs = args.epochs or profile.epochs
+    if args.plateau:
+        epochs = args.epochs or PLATEAU_EPOCHS
+        print(f"Plateau experiment: FCN-8s at once, {epochs} epochs at each of {list(PLATEAU_SIZES)} ...",
+              flush=True)
+        text = "\n".join([f"Profile `{profile.name}` ({profile.num_train} training scenes, batch "
+                          f"{profile.batch_size}, Adam at {profile.learning_rate}), FCN-8s at once, seed 0, "
+                          f"test split. Machine: {machine()}.", "",
+                          *plateau_table_lines(plateau_experiment(profile, epochs=epochs))]) + "\n"
+        output = args.output.with_name("plateau.md")
+        with files.atomic_path(output) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        print(text)
+        print(f"Written to {output}")
+        return text
     if args.coarse_ideal:
         text = "\n".join(["Foreground IoU of ideal coarse masks (true masks averaged per block, resized "
                           "bilinearly, thresholded at 0.5) on 200 test scenes per size.", "",

@@ -266,3 +266,31 @@ def test_coarse_ideal_draws_block_aligned_stripes_exactly_and_loses_thin_ones(mo
     rows.update(top=20, bottom=44)  # 12 of 32 rows in each 32-row block: every block averages 0.375.
     lines = bench.coarse_ideal(sizes=(64,), strides=(32,), num_scenes=1)
     assert lines[0] == "| scene size | stride 32 |" and lines[-1] == "| 64x64 | 0.000 |"
+
+
+def test_the_plateau_experiment_trains_one_fcn8s_per_size_and_scores_it_on_the_way(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(bench, "PLATEAU_SCORE_AT", (1, 5))
+    built = []
+    real_build = bench.recipes.build
+    monkeypatch.setattr(bench.recipes, "build", lambda variant, task, **kwargs: built.append(
+        (variant, kwargs.get("skip_scaling", False), kwargs["profile"].image_size))
+        or real_build(variant, task, **kwargs))
+    before = bench.recipes.SEED
+    runs = bench.plateau_experiment(TINY, sizes=(64, 96), epochs=2, seed=3)
+    assert built == [("fcn8s", False, 64), ("fcn8s", False, 96)], "one unscaled FCN-8s per scene size"
+    assert [(run["size"], run["epochs"]) for run in runs] == [(64, 1), (64, 2), (96, 1), (96, 2)]
+    assert runs[0]["seconds"] < runs[1]["seconds"] and runs[2]["seconds"] < runs[3]["seconds"]
+    assert all(0.0 <= run["fg_iou"] <= 1.0 and 0.0 <= run["mean_iou"] <= 1.0 for run in runs)
+    assert bench.recipes.SEED == before, "the experiment puts the recipes' seed back"
+    for bad in ({"epochs": 0}, {"sizes": ()}):
+        with pytest.raises(ValueError, match="plateau experiment needs"):
+            bench.plateau_experiment(TINY, **bad)
+
+
+def test_the_plateau_table_has_a_row_per_size_and_scored_epoch():
+    runs = [{"size": 96, "epochs": 6, "seconds": 62.6, "fg_iou": 0.81, "mean_iou": 0.891},
+            {"size": 128, "epochs": 40, "seconds": 700.4, "fg_iou": 0.8844, "mean_iou": 0.9351}]
+    assert bench.plateau_table_lines(runs) == [
+        "| scene size | epochs | training (s) | foreground IoU | mean IoU |", "|---:|---:|---:|---:|---:|",
+        "| 96x96 | 6 | 63 | 0.810 | 0.891 |", "| 128x128 | 40 | 700 | 0.884 | 0.935 |"]
