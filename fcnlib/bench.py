@@ -99,6 +99,7 @@ HEAD_VARIANTS = {
     "Glorot score, learned, no dropout": lambda p: _fcn32s_variant(p, "glorot_uniform", "learned", 0.0),
     "Glorot score, learned, 1x1 fc6": lambda p: _fcn32s_variant(p, "glorot_uniform", "learned", fc6="centre"),
     "d2l head: no fc6/fc7, Glorot score, learned": lambda p: published.d2l_fcn(p),
+    "d2l head, fixed upsampler": lambda p: published.d2l_fcn(p, upsampling="fixed"),
 }
 
 

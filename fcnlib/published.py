@@ -84,7 +84,7 @@ def keras_io_fcn8s(profile, num_classes=2) -> keras.Model:
     return keras.Model(inputs, outputs, name="keras_io_fcn8s")
 
 
-def d2l_fcn(profile, num_classes=2) -> keras.Model:
+def d2l_fcn(profile, num_classes=2, upsampling="learned") -> keras.Model:
     """d2l's FCN: trunk, a 1x1 convolution, one bilinear-initialised transposed convolution (s32).
 
     Source: https://d2l.ai/chapter_computer-vision/fcn.html (layer names ``final_conv`` and
@@ -96,13 +96,15 @@ def d2l_fcn(profile, num_classes=2) -> keras.Model:
     Args:
         profile: A ``config.Profile``: the trunk's width and weights.
         num_classes: Output channels.
+        upsampling: ``"learned"`` (d2l's), or ``"fixed"`` to freeze the bilinear kernel as the
+            series' FCN-32s does (``python -m fcnlib.bench --fcn32s-head`` compares the two).
 
     Returns:
         An uncompiled ``keras.Model`` named ``d2l_fcn`` whose output is logits.
     """
     inputs, taps = _trunk(profile)
     score = keras.layers.Conv2D(num_classes, 1, name="d2l_final_conv")(taps["block5_pool"])  # 1/32
-    up = layers.upsample_layer(num_classes, 32, "learned", name="d2l_transpose_conv")(score)  # 1/1
+    up = layers.upsample_layer(num_classes, 32, upsampling, name="d2l_transpose_conv")(score)  # 1/1
     return keras.Model(inputs, layers.CropToMatch(name="d2l_crop")([up, inputs]), name="d2l_fcn")
 
 

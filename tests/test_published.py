@@ -24,6 +24,9 @@ def test_copied_recipes_keep_their_defining_choices():
     ups = [layer for layer in d2l.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
     assert len(ups) == 1 and ups[0].kernel.shape[0] == 64 and ups[0].trainable
     np.testing.assert_allclose(ups[0].kernel.numpy(), layers.bilinear_kernel(64, 2, 2), atol=1e-6)
+    fixed = published.d2l_fcn(TINY, upsampling="fixed")  # The bench's control: the same head, kernel frozen.
+    assert not fixed.get_layer("d2l_transpose_conv").trainable and fixed.get_layer("d2l_final_conv").trainable
+    assert len(fixed.trainable_weights) == len(d2l.trainable_weights) - 1  # Only the kernel (it has no bias).
     tf1 = published.tf1_blog_fcn8s(TINY)
     assert tf1(x).shape == (1, 50, 70, 2)
     kernels = sorted(layer.kernel.shape[0] for layer in tf1.layers
