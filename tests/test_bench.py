@@ -129,6 +129,59 @@ def test_the_1x1_fc6_head_keeps_the_centre_tap_of_the_pretrained_fc6():
     assert narrow.get_layer("upscore32").trainable and not wide.get_layer("upscore32").trainable
 
 
+def test_the_score_scale_multiplies_only_the_initial_score_layer():
+    bench.train.set_seed(0)
+    plain = bench._fcn32s_variant(TINY, "glorot_uniform", "learned")
+    bench.train.set_seed(0)
+    scaled = bench._fcn32s_variant(TINY, "glorot_uniform", "learned", score_scale=0.2)
+    (plain_kernel, plain_bias), (scaled_kernel, scaled_bias) = (
+        model.get_layer("score_fr").get_weights() for model in (plain, scaled))
+    assert np.abs(plain_kernel).max() > 0 and np.allclose(scaled_kernel, 0.2 * plain_kernel)
+    assert (scaled_bias == plain_bias).all()
+    for name in ("fc7", "upscore32"):
+        for a, b in zip(plain.get_layer(name).get_weights(), scaled.get_layer(name).get_weights()):
+            assert (a == b).all(), name
+    bench.train.set_seed(0)
+    narrow = bench._fcn32s_variant(TINY, "glorot_uniform", "learned", fc6="centre", score_scale=0.2)
+    assert np.allclose(narrow.get_layer("score_fr").get_weights()[0], 0.2 * plain_kernel), "1x1 fc6 too"
+
+
+def test_the_command_line_trains_only_the_variants_it_names(monkeypatch, tmp_path):
+    calls, sizes = [], []
+
+    def head(profile, seeds, epochs, variants):
+        calls.append(("head", tuple(seeds), variants))
+        return [{"variant": name, "seed": seed, "fg_iou": 0.5} for seed in seeds for name in variants]
+
+    def schedules(profile, seeds, epochs, variants):
+        calls.append(("schedules", tuple(seeds), variants))
+        sizes.append(profile.image_size)
+        return [{"variant": name, "seed": seed, "epochs": 6, "seconds": 1.0, "fg_iou": 0.5}
+                for seed in seeds for name in variants]
+
+    monkeypatch.setattr(bench, "fcn32s_head_experiment", head)
+    monkeypatch.setattr(bench, "fcn8s_schedule_experiment", schedules)
+    output = tmp_path / "results.md"
+    text = bench.main(["--fcn32s-head", "--seeds", "4", "--variants", "d2l head, fixed upsampler",
+                       "--output", str(output)])
+    assert calls == [("head", (4,), ["d2l head, fixed upsampler"])]
+    assert "| d2l head, fixed upsampler | 0.500 | 0.500 | 0.000 |" in text
+    assert (tmp_path / "fcn32s_head.md").read_text(encoding="utf-8") == text
+    bench.main(["--fcn8s-schedules", "--output", str(output)])
+    assert calls[-1] == ("schedules", (0, 1, 2), list(bench.SCHEDULE_VARIANTS))
+    with pytest.raises(ValueError, match="'no such head'"):
+        bench.main(["--fcn32s-head", "--variants", "no such head", "--output", str(output)])
+    assert len(calls) == 2, "an unknown variant is refused before anything trains"
+    assert sizes == [config.get_profile().image_size]
+    text = bench.main(["--fcn8s-schedules", "--variants", "staged", "--image-size", "128", "--output", str(output)])
+    assert sizes[-1] == 128 and "(128x128 scenes)" in text
+    for wrong in (["--image-size", "128"], ["--plateau", "--image-size", "128"],
+                  ["--fcn8s-schedules", "--image-size", "100"], ["--fcn8s-schedules", "--image-size", "0"]):
+        with pytest.raises(SystemExit):
+            bench.main(wrong + ["--output", str(output)])
+    assert len(calls) == 3, "a wrong --image-size is refused before anything trains"
+
+
 def test_the_head_experiment_trains_each_variant_per_seed_and_restores_the_seed():
     names = ["FCN-32s (paper): zero score, fixed upsampler", "d2l head: no fc6/fc7, Glorot score, learned"]
     before = bench.recipes.SEED
@@ -154,17 +207,27 @@ def test_the_schedule_experiment_scores_each_stage_and_each_half_and_restores_th
     real = bench.models.transfer_weights
     monkeypatch.setattr(bench.models, "transfer_weights",
                         lambda source, target: transfers.append((source.name, target.name)) or real(source, target))
-    builds = []
+    builds, built = [], []
     real_build = bench.recipes.build
-    monkeypatch.setattr(bench.recipes, "build", lambda variant, task, skip_scaling=False, **kwargs: builds.append(
-        (variant, skip_scaling)) or real_build(variant, task, skip_scaling=skip_scaling, **kwargs))
+
+    def build(variant, task, skip_scaling=False, **kwargs):
+        builds.append((variant, skip_scaling))
+        built.append(real_build(variant, task, skip_scaling=skip_scaling, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(bench.recipes, "build", build)
     before = bench.recipes.SEED
     runs = bench.fcn8s_schedule_experiment(TINY, seeds=(1,), epochs=2)  # Not the recipes' seed 0.
-    assert builds == [("fcn32s", False), ("fcn16s", False), ("fcn8s", False), ("fcn8s", True), ("fcn8s", False)]
+    assert builds == [("fcn32s", False), ("fcn16s", False), ("fcn8s", False), ("fcn8s", True), ("fcn8s", False),
+                      ("fcn8s", False)]
+    learned = [model.get_layer(name).trainable for model in built[2:]
+               for name in ("upscore8", "upscore2", "upscore_pool4")]
+    assert learned == [False] * 9 + [True, False, False], "only the last variant learns upscore8, and only it"
     points = [(run["variant"], run["epochs"]) for run in runs]
     one_seed = [("staged FCN-32s", 2), ("staged FCN-16s", 3), ("staged FCN-8s", 4),
                 ("at once, scaled skips", 1), ("at once, scaled skips", 2),
-                ("at once, unscaled skips", 1), ("at once, unscaled skips", 2)]
+                ("at once, unscaled skips", 1), ("at once, unscaled skips", 2),
+                ("at once, unscaled skips, learned upscore8", 1), ("at once, unscaled skips, learned upscore8", 2)]
     assert points == one_seed and all(run["seed"] == 1 for run in runs)
     assert transfers == [("fcn32s", "fcn16s"), ("fcn16s", "fcn8s")], "each stage starts from the one before"
     staged = [run["seconds"] for run in runs[:3]]
