@@ -42,3 +42,14 @@ def test_claims_are_recorded_as_json_lines(tmp_path, monkeypatch):
         {"claim": "second", "numbers": {"value": 0.5}, "checked": True, "held": False},
         {"claim": "third", "numbers": {}, "checked": False, "held": None},
     ]
+
+
+def test_a_missed_claim_informs_in_a_profile_with_estimated_margins(capsys, monkeypatch):
+    monkeypatch.delenv("FCN_SMOKE", raising=False)
+    monkeypatch.setenv("FCN_PROFILE", "gpu")
+    assert claims.expect(0.05 > 0.1, "FCN beats dense", fcn=0.05) is False
+    out = capsys.readouterr().out
+    assert "not seen in this run (gpu profile" in out and "fcn=0.05" in out
+    monkeypatch.setenv("FCN_PROFILE", "quick")
+    with pytest.raises(claims.ClaimError):
+        claims.expect(0.05 > 0.1, "FCN beats dense", fcn=0.05)

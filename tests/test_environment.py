@@ -1,5 +1,6 @@
 """fcnlib.environment.setup: the time estimate, downloads on first use, and a clean stop."""
 
+import os
 import pytest
 
 from fcnlib import config, environment, synthetic
@@ -90,3 +91,14 @@ def test_import_tensorflow_quietly_holds_back_the_notices_and_turns_onednn_on(tm
                          env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"}, timeout=300)
     assert off.returncode == 0, off.stderr[-2000:]
     assert off.stdout.split()[1] == "False", "TF_ENABLE_ONEDNN_OPTS=0 did not keep oneDNN off"
+
+
+def test_start_sets_the_profile_for_later_calls_and_returns_it(capsys, monkeypatch):
+    import fcnlib
+
+    monkeypatch.delenv("FCN_PROFILE", raising=False)
+    monkeypatch.delenv("FCN_SMOKE", raising=False)
+    profile = fcnlib.start("03", "quick")
+    assert profile.name == "quick" and os.environ["FCN_PROFILE"] == "quick"
+    assert config.get_profile().name == "quick"
+    assert "Profile     quick" in capsys.readouterr().out

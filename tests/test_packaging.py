@@ -295,7 +295,9 @@ def test_every_link_to_this_repository_is_config_repo_url():
     assert seen >= 10, "expected the badges and setup cells to link this repository"
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
-        assert f'REPO_URL, REPO_DIR = "{config.REPO_URL}"' in "".join(cells[0]["source"]), path.name
+        setup = "".join(cells[0]["source"])
+        assert f'"git+{config.REPO_URL}"' in setup and f'fcnlib.start("{path.name[:2]}"' in setup, path.name
+        assert len(setup.strip().splitlines()) <= 6, f"{path.name}: the setup cell has more than six lines"
         badge = f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/{path.name}"
         assert badge in path.read_text(), f"{path.name}: its Colab badge must open itself"
     urls = _pyproject()["project"]["urls"]
