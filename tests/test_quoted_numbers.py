@@ -1,0 +1,51 @@
+"""Numbers a lesson quotes from the benchmark's results file stay equal to that file.
+
+Each row of ``QUOTES`` names a notebook, the model row and column of the results file
+(docs/bench_quick.json, written by ``make bench``) and how the lesson writes the number. The test
+renders the number from the file and looks for it in the notebook's markdown, so a rerun of the
+benchmark that moves a number fails here until the lesson's text follows.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "bench_quick.json"
+
+# (notebook prefix, model row, column, format of the number as the markdown writes it)
+QUOTES = [
+]
+
+
+def results_row(model: str) -> dict:
+    rows = {row["model"]: row for row in json.loads(RESULTS.read_text(encoding="utf-8"))["rows"]}
+    assert model in rows, f"{RESULTS.name} has no row {model!r}; rows: {sorted(rows)}"
+    return rows[model]
+
+
+def markdown(prefix: str) -> str:
+    (path,) = sorted((ROOT / "notebooks").glob(f"{prefix}_*.ipynb"))
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
+
+
+def quote_problem(text: str, model: str, column: str, form: str) -> str | None:
+    """Why ``text`` does not quote the results file's number, or None when it does."""
+    number = form.format(results_row(model)[column])
+    return None if number in text else f"should quote {model} {column} as {number!r}"
+
+
+@pytest.mark.parametrize("notebook, model, column, form", QUOTES)
+def test_each_quoted_number_is_the_results_files(notebook, model, column, form):
+    problem = quote_problem(markdown(notebook), model, column, form)
+    assert problem is None, f"notebook {notebook}: {problem}"
+
+
+def test_a_number_that_drifted_from_the_file_is_caught():
+    iou = results_row("FCN-8s staged")["fg_iou"]
+    assert quote_problem(f"FCN-8s reaches {iou:.2f}.", "FCN-8s staged", "fg_iou", "{:.2f}") is None
+    assert "should quote" in quote_problem(f"FCN-8s reaches {iou + 0.05:.2f}.", "FCN-8s staged", "fg_iou", "{:.2f}")
+    with pytest.raises(AssertionError, match="has no row"):
+        results_row("no such model")
