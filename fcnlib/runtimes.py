@@ -79,10 +79,19 @@ def series_cell(path: Path = RUNTIMES_FILE) -> str:
 
 
 def header_sentence(notebook: str, path: Path = RUNTIMES_FILE) -> str:
-    """The quick runtime sentence of a notebook's header: the measured figure, when and where."""
-    measured = entry(notebook, path)
-    return (f"**Runtime (quick profile, 2-core CPU):** about {rounded(measured['seconds'])} s, measured by "
-            f"`make series`, which runs the notebooks in order ({measured['date']}; {measured['machine']}).")
+    """The time line of a notebook's header: one figure per profile, quick measured, gpu estimated.
+
+    The quick figure is the notebook's measured seconds in ``make series``; the gpu figure is
+    :func:`fcnlib.budget.notebook_minutes` on a T4 in a fresh runtime, counted from FLOPs.
+    """
+    from fcnlib import budget  # Only this sentence needs it.
+
+    quick = f"about {rounded(entry(notebook, path)['seconds'])} s on a 2-core CPU (quick)"
+    if budget.NOTEBOOK_RECIPES.get(notebook):
+        gpu = f"about {max(1, round(budget.notebook_minutes(notebook, 'gpu', 't4'))):d} min on a Colab T4 (gpu, estimated)"
+    else:
+        gpu = "no training on a Colab T4 (gpu: it trains no model)"
+    return f"**Time:** {quick}; {gpu}."
 
 
 def machine() -> str:

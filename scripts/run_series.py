@@ -279,7 +279,7 @@ def record_runtimes(results: list[Result], profile: str, path: Path | None = Non
 
 
 REPOSITORY_RUNTIMES = Path(runtimes.RUNTIMES_FILE)  # The file the README and the headers quote.
-HEADER_SENTENCE = re.compile(r"\*\*Runtime \(quick profile, 2-core CPU\):\*\*.*?\)\.", flags=re.S)
+HEADER_SENTENCE = re.compile(r"\*\*Time:\*\*.*?\)\.", flags=re.S)
 
 
 def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
@@ -296,7 +296,7 @@ def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
         data = json.loads(text)
         title = "".join(data["cells"][0]["source"])
         if not HEADER_SENTENCE.search(title):
-            raise ValueError(f"{notebook}: its title cell has no '**Runtime (quick profile, 2-core CPU):**' sentence")
+            raise ValueError(f"{notebook}: its title cell has no '**Time:**' sentence")
         sentence = runtimes.header_sentence(number, path)
         new_title = HEADER_SENTENCE.sub(lambda _: "\n".join(textwrap.wrap(sentence, 110)), title, count=1)
         if new_title != title:

@@ -80,14 +80,8 @@ def test_describe_says_estimated_for_gpus_and_smoke_for_smoke():
     assert budget.describe("03", "gpu") == "This notebook trains no series model."
 
 
-def test_notebook_headers_and_readme_show_the_budget_figures():
-    import json
-
+def test_readme_shows_the_budget_figures():
     root = config.REPO_ROOT
-    for notebook in budget.NOTEBOOK_RECIPES:
-        (path,) = (root / "notebooks").glob(f"{notebook}_*.ipynb")
-        header = "".join(json.loads(path.read_text())["cells"][0]["source"])
-        assert budget.header_sentence(notebook) in header, f"{path.name}: regenerate its GPU sentence"
     readme = (root / "README.md").read_text()
     assert budget.markdown_table("gpu") in readme, "README: regenerate the estimated-minutes table"
 

@@ -25,8 +25,8 @@ def test_header_quotes_the_measured_runtime(path):
     header = " ".join(_header(path).split())  # The header wraps lines anywhere.
     sentence = runtimes.header_sentence(path.name[:2])
     assert sentence in header, f"{path.name}: its header should say, from docs/runtimes.json: {sentence}"
-    # No second figure for the same thing: the old form "**Runtime:** about N s" is gone.
-    assert header.count("**Runtime") == 1 and "**Runtime:**" not in header
+    # No second figure for the same thing, and no run log (dates, machine load) in a lesson's header.
+    assert header.count("**Time:**") == 1 and "**Runtime" not in header and "load average" not in header
 
 
 def test_readme_table_quotes_the_measured_runtimes():
@@ -58,7 +58,8 @@ def test_figures_are_rounded_from_the_seconds(tmp_path):
     path = tmp_path / "runtimes.json"
     runtimes.record({"03": 9.4, "05": 188.6}, path, date="2026-01-02", machine_text="x86_64, 2 cores")
     assert runtimes.readme_cell("03", path) == "9 s" and runtimes.readme_cell("05", path) == "190 s"
-    assert "about 190 s" in runtimes.header_sentence("05", path) and "2026-01-02" in runtimes.header_sentence("05", path)
+    assert runtimes.header_sentence("05", path).startswith("**Time:** about 190 s on a 2-core CPU (quick); about ")
+    assert "(gpu: it trains no model)" in runtimes.header_sentence("03", path)
     assert [runtimes.rounded(s) for s in (0.6, 29.4, 31, 47.4, 49, 161)] == [1, 29, 30, 45, 50, 160]
 
 

@@ -240,7 +240,7 @@ def test_quote_runtimes_rewrites_headers_and_readme_from_the_file(tmp_path):
                                                      "INSTRUCTORS.md", "README.md"]
     header = " ".join("".join(json.loads((tmp_path / "notebooks" / "03_transposed_convolution.ipynb")
                                          .read_text())["cells"][0]["source"]).split())
-    assert runtimes.header_sentence("03", measured) in header and header.count("**Runtime") == 1
+    assert runtimes.header_sentence("03", measured) in header and header.count("**Time:**") == 1
     readme = (tmp_path / "README.md").read_text()
     assert re.search(r"^\| 03 \| .*\| 40 s \|", readme, flags=re.M)
     assert re.search(rf"^\| time for the series \| {re.escape(runtimes.series_cell(measured))} \|", readme, flags=re.M), \
