@@ -1,6 +1,6 @@
 """Benchmarks: the series' models and the recipes learners copy, on the same data with one budget.
 
-    python -m fcnlib.bench [--epochs N] [--output build/bench/results.md] [--json docs/bench_quick.json]
+    python -m fcnlib.bench [--epochs N] [--output build/bench/results.md] [--json data/bench_quick.json]
     python -m fcnlib.bench --fcn32s-head [--seeds 0 1 2]   # why d2l's head beats the series' FCN-32s
     python -m fcnlib.bench --fcn8s-schedules [--seeds 0 1 2]   # FCN-8s staged or at once, scaled or not
     python -m fcnlib.bench --fcn32s-head --variants "d2l head, fixed upsampler"   # one variant's row
@@ -47,7 +47,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import config, files, metrics, models, pipeline, published, recipes, train
+from fcnlib import config, files, metrics, models, pipeline, published, recipes, results, train
 
 PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, each trained its own way.
     ("keras.io FCN-8S", "keras_io_fcn8s"), ("d2l FCN", "d2l_fcn"), ("TF1 blog FCN-8s", "tf1_blog_fcn8s"),
@@ -418,8 +418,8 @@ COLUMNS = ("model", "parameters", "training_s", "pixel_accuracy", "mean_iou", "f
 
 
 def results_path(profile) -> Path:
-    """Where the profile's measured results live in the repository: ``docs/bench_<profile>.json``."""
-    return config.REPO_ROOT / "docs" / f"bench_{profile.name}.json"
+    """Where the profile's measured results live: ``data/bench_<profile>.json``, shipped as fcnlib.data."""
+    return results.path(profile.name)
 
 
 def _images_per_second(model, data):
@@ -546,8 +546,16 @@ def machine() -> str:
             f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
 
 
+def row_kind(name: str) -> str:
+    """A row's kind in the results file: "series", "experiment" or "copied" (fcnlib.results.KINDS)."""
+    for kind, rows in (("series", SERIES), ("experiment", EXPERIMENTS), ("copied", PUBLISHED)):
+        if name in {row_name for row_name, _ in rows}:
+            return kind
+    raise KeyError(f"{name!r} is no row of the benchmark")
+
+
 def results_json(profile, epochs, rows, rates, efficiency, provenance=None) -> dict:
-    """The measured results as one JSON-ready dict: what ``docs/bench_<profile>.json`` holds.
+    """The measured results as one JSON-ready dict: what ``data/bench_<profile>.json`` holds.
 
     Args:
         profile: The profile the rows were measured in.
@@ -567,35 +575,15 @@ def results_json(profile, epochs, rows, rates, efficiency, provenance=None) -> d
                      "task": "binary"},
         "machine": machine(),
         "columns": list(COLUMNS),
-        "rows": [dict(zip(COLUMNS, row)) for row in rows],
+        "rows": [{**dict(zip(COLUMNS, row)), "kind": row_kind(row[0])} for row in rows],
         "pipeline_images_per_s": {"make_dataset": rates[0], "in_memory": rates[1]},
         "gflops": {"fcn8s_training_step": efficiency[0], "matmul_1024": efficiency[1]},
     }
 
 
 def read_results(path) -> dict:
-    """Reads a results file written by :func:`results_json`; names the file and what is wrong.
-
-    Returns:
-        The dict, with ``"rows"`` as a list of dicts holding every name of ``COLUMNS``.
-    """
-    path = Path(path)
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ValueError(f"Cannot read the benchmark results {path}: {error}. Run `make bench` to "
-                         "write it again.") from error
-    missing = [key for key in ("profile", "machine", "date", "provenance", "rows") if key not in results]
-    if missing:
-        raise ValueError(f"The benchmark results {path} lack {missing}; run `make bench` to write "
-                         "them again.")
-    for index, row in enumerate(results["rows"]):
-        if "trimap_iou" not in row and "boundary_iou" in row:  # The name fcnlib 0.2.0 wrote.
-            row["trimap_iou"] = row.pop("boundary_iou")
-        absent = [column for column in COLUMNS if column not in row]
-        if absent:
-            raise ValueError(f"Row {index} of {path} ({row.get('model', '?')}) lacks {absent}.")
-    return results
+    """Reads a results file written by :func:`results_json` (:func:`fcnlib.results.load`)."""
+    return results.load(Path(path))
 
 
 def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:

@@ -74,13 +74,13 @@ def test_the_readme_table_and_the_committed_results_file_agree():
 
 
 def test_results_json_round_trips_and_a_broken_file_is_named(tmp_path):
-    rows = [("FCN-8s", 1234, 10.0, 0.9, 0.8, 0.7, 0.6, 50.0)]
+    rows = [("FCN-8s staged", 1234, 10.0, 0.9, 0.8, 0.7, 0.6, 50.0)]
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(bench.results_json(TINY, 1, rows, (30.0, 60.0), (2.0, 40.0))))
     results = bench.read_results(path)
     assert results["profile"] == "tiny" and results["settings"]["epochs"] == 1
     assert [tuple(r[c] for c in bench.COLUMNS) for r in results["rows"]] == rows
-    assert "| FCN-8s | 1,234 | 10 |" in bench.table_lines(rows)[2]
+    assert "| FCN-8s staged | 1,234 | 10 |" in bench.table_lines(rows)[2]
     del results["rows"][0]["fg_iou"]
     path.write_text(json.dumps(results))
     with pytest.raises(ValueError, match=r"bench.json.*fg_iou"):
@@ -91,7 +91,7 @@ def test_results_json_round_trips_and_a_broken_file_is_named(tmp_path):
 
 
 def test_read_results_takes_a_file_written_before_the_trimap_rename(tmp_path):
-    rows = [("FCN-8s", 1234, 10.0, 0.9, 0.8, 0.7, 0.6, 50.0)]
+    rows = [("FCN-8s staged", 1234, 10.0, 0.9, 0.8, 0.7, 0.6, 50.0)]
     results = bench.results_json(TINY, 1, rows, (30.0, 60.0), (2.0, 40.0))
     results["rows"][0]["boundary_iou"] = results["rows"][0].pop("trimap_iou")  # As 0.2.0 wrote it.
     path = tmp_path / "bench.json"

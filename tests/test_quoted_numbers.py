@@ -1,7 +1,7 @@
 """Numbers a lesson quotes from the benchmark's results file stay equal to that file.
 
 Each row of ``QUOTES`` names a notebook, the model row and column of the results file
-(docs/bench_quick.json, written by ``make bench``) and how the lesson writes the number. The test
+(data/bench_quick.json, shipped as ``fcnlib.data``, written by ``make bench``) and how the lesson writes the number. The test
 renders the number from the file and looks for it in the notebook's markdown, so a rerun of the
 benchmark that moves a number fails here until the lesson's text follows.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "docs" / "bench_quick.json"
+RESULTS = ROOT / "data" / "bench_quick.json"
 
 # (notebook prefix, model row, column, format of the number as the markdown writes it)
 QUOTES = [
