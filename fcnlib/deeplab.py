@@ -30,6 +30,7 @@ Introduced in notebooks/08_beyond_vgg.ipynb.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from fcnlib import layers, resnet
 
@@ -60,8 +61,9 @@ class ResizeToMatch(keras.layers.Layer):
 
     def call(self, inputs):
         tensor, reference = inputs
-        size = keras.ops.shape(reference)[1:3]
-        return keras.ops.image.resize(tensor, size, interpolation="bilinear")
+        # tf.image.resize takes a size tensor; keras.ops.image.resize needs Python ints, so a model
+        # traced for unknown sizes (the second size predict sees) failed there.
+        return tf.image.resize(tensor, tf.shape(reference)[1:3], method="bilinear")
 
     def compute_output_shape(self, input_shapes):
         tensor_shape, reference_shape = input_shapes
