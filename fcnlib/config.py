@@ -183,23 +183,38 @@ def smoke_version(profile: Profile) -> Profile:
     """
     return dataclasses.replace(
         profile, image_size=64, num_train=8, num_val=4, num_test=4, width=0.0625,
-        backbone_weights=None if profile.backbone_weights == "imagenet" else profile.backbone_weights,
+        backbone_weights=None,  # No shipped or downloaded backbone has the smoke run's width.
         batch_size=4, epochs=1, smoke=True,
     )
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+
+
+def flag(name: str) -> bool:
+    """Reads a yes/no environment variable: 1/0, true/false, yes/no or on/off, any case; unset is no.
+
+    Raises:
+        ValueError: For any other value, naming the variable, its value and the words it takes.
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name}={os.environ[name]!r} is neither yes nor no: set it to one of "
+                     f"{', '.join(TRUE_WORDS)} (yes) or {', '.join(w for w in FALSE_WORDS if w)} (no), or unset it.")
 
 
 def smoke_mode() -> bool:
-    """True when ``FCN_SMOKE`` is set to something other than ``""``, ``"0"``, ``"no"`` or ``"false"``."""
-    return _flag(SMOKE_ENV)
+    """True when ``FCN_SMOKE`` says yes (:func:`flag`): tiny sizes, random weights, one short epoch."""
+    return flag(SMOKE_ENV)
 
 
 def offline() -> bool:
-    """True when ``FCN_OFFLINE`` is set (as for ``FCN_SMOKE``): downloads refuse at once."""
-    return _flag(OFFLINE_ENV)
+    """True when ``FCN_OFFLINE`` says yes (:func:`flag`): downloads refuse at once."""
+    return flag(OFFLINE_ENV)
 
 
 def _gpu_available() -> bool:

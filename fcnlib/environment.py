@@ -143,6 +143,7 @@ def check(profile: str | None = None, verbose: bool = True) -> config.Profile:
     Raises:
         ImportError: If TensorFlow is missing or too old, or Keras is not Keras 3, with the command
             that fixes it.
+        SetupStopped: For an unknown profile or a yes/no variable that says neither, with the valid words.
     """
     try:
         import tensorflow as tf
@@ -161,7 +162,10 @@ def check(profile: str | None = None, verbose: bool = True) -> config.Profile:
             f"Keras {keras.__version__} is {kind}; the series needs Keras >= "
             f"{'.'.join(map(str, MIN_KERAS))}. Run `pip install -U keras`."
         )
-    active = config.get_profile(profile)
+    try:
+        active = config.get_profile(profile)
+    except ValueError as error:  # A typo in a profile name or a yes/no variable: the message is the answer.
+        raise SetupStopped(str(error)) from None
     gpus = tf.config.list_physical_devices("GPU")
     if verbose:
         print(f"Python      {platform.python_version()}")

@@ -64,10 +64,34 @@ def test_smoke_shrinks_the_profile_but_keeps_its_path(monkeypatch):
     smoke = config.get_profile()
     assert smoke.smoke and smoke.name == "gpu" and smoke.dataset == "voc" and smoke.mixed_precision
     assert smoke.backbone_weights is None and smoke.image_size % 32 == 0 and smoke.epochs == 1
-    assert config.smoke_version(config.QUICK).backbone_weights == "synthetic"  # Shipped, no download.
-    for off in ("", "0", "false", "No"):
+    for off in ("", "0", "false", "No", " off "):
         monkeypatch.setenv("FCN_SMOKE", off)
         assert config.get_profile() is config.GPU
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("TRUE", True), ("yes", True), ("On", True),
+                                             ("0", False), ("false", False), ("no", False), ("OFF", False)])
+def test_yes_no_variables_take_the_usual_words(monkeypatch, value, expected):
+    monkeypatch.setenv("FCN_SMOKE", value)
+    assert config.smoke_mode() is expected
+
+
+@pytest.mark.parametrize("value", ["disabled", "none", "n", "2"])
+def test_other_values_of_a_yes_no_variable_are_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv("FCN_OFFLINE", value)
+    with pytest.raises(ValueError, match=f"FCN_OFFLINE='{value}' is neither yes nor no"):
+        config.offline()
+
+
+def test_a_smoke_run_of_the_quick_profile_builds_its_models(monkeypatch):
+    from fcnlib import recipes
+
+    monkeypatch.setenv("FCN_PROFILE", "quick")
+    monkeypatch.setenv("FCN_SMOKE", "1")
+    profile = config.get_profile()
+    assert profile.smoke and profile.backbone_weights is None and profile.width == 0.0625
+    model = recipes.build("fcn8s", "binary", profile=profile)
+    assert model.output_shape[-1] == 2
 
 
 @pytest.mark.parametrize("system, expected", [

@@ -102,3 +102,10 @@ def test_start_sets_the_profile_for_later_calls_and_returns_it(capsys, monkeypat
     assert profile.name == "quick" and os.environ["FCN_PROFILE"] == "quick"
     assert config.get_profile().name == "quick"
     assert "Profile     quick" in capsys.readouterr().out
+
+
+def test_a_profile_typo_stops_with_the_valid_names_and_no_traceback(monkeypatch):
+    monkeypatch.setenv("FCN_PROFILE", "quik")
+    with pytest.raises(environment.SetupStopped, match=r"Unknown profile 'quik'.*\['full', 'gpu', 'quick'\]") as caught:
+        environment.check(verbose=False)
+    assert caught.value._render_traceback_()[0].startswith("SetupStopped: Unknown profile")
