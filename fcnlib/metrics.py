@@ -67,6 +67,20 @@ def predict_labels(outputs) -> np.ndarray:
     return np.argmax(outputs, axis=-1).astype(np.int32)
 
 
+def _check_outputs(outputs, num_classes, where):
+    """Refuses outputs whose channels do not match ``num_classes``, and 1-channel logits."""
+    channels = int(outputs.shape[-1])
+    if _num_labels(channels) != _num_labels(num_classes):  # 1 channel (sigmoid) and 2 both mean two labels.
+        raise ValueError(f"{where}: the model outputs {channels} channel(s) but num_classes is {num_classes}; "
+                         f"give num_classes={channels}, or build the model with {num_classes} output channel(s).")
+    if channels == 1:
+        values = np.asarray(outputs)
+        if values.size and (values.min() < 0 or values.max() > 1):
+            raise ValueError(f"{where}: the 1-channel model outputs values {values.min():.3g}..{values.max():.3g}, "
+                             "outside [0, 1]: logits, not sigmoid probabilities, so a 0.5 threshold would "
+                             "be wrong. End the model with activation='sigmoid' (or threshold logits at 0).")
+
+
 def confusion_matrix(y_true, y_pred, num_classes, ignore_label=config.IGNORE_LABEL) -> np.ndarray:
     """Counts (truth, prediction) pairs of class indices, skipping void pixels.
 
@@ -102,6 +116,9 @@ def confusion_matrix(y_true, y_pred, num_classes, ignore_label=config.IGNORE_LAB
     if y_pred.dtype.kind == "f" and not np.all(np.mod(y_pred, 1) == 0):
         raise ValueError("y_pred holds fractional values: pass class indices from predict_labels, "
                          "not probabilities or logits.")
+    if y_true.dtype.kind == "f" and not np.all(np.mod(y_true, 1) == 0):
+        raise ValueError("y_true holds fractional values, which are no classes: resize masks only with "
+                         "nearest neighbour (bilinear resizing blends labels), and keep them integers.")
     y_true, y_pred = y_true.astype(np.int64).ravel(), y_pred.astype(np.int64).ravel()
     valid = np.ones(y_true.shape, bool) if ignore_label is None else y_true != ignore_label
     y_true, y_pred = y_true[valid], y_pred[valid]
@@ -270,7 +287,12 @@ def evaluate(model, data, num_classes, ignore_label=config.IGNORE_LABEL, batch_s
     for step, (images, masks) in enumerate(batches, 1):
         if images.dtype == np.uint8:
             images = pipeline.preprocess_vgg16(images)
-        labels = predict_labels(model(images, training=False))
+        elif step == 1:  # Float images must be preprocessed already (checked once, on the first batch).
+            pipeline.check_scale(images, "preprocessed", "evaluate")
+        outputs = model(images, training=False)
+        if step == 1:
+            _check_outputs(outputs, num_classes, "evaluate")
+        labels = predict_labels(outputs)
         masks = np.asarray(masks)
         if masks.ndim == labels.ndim + 1 and masks.shape[-1] == 1:
             masks = masks[..., 0]
@@ -319,11 +341,23 @@ class StreamingMeanIoU(keras.metrics.MeanIoU):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred)
-        if y_pred.shape[-1] == 1:
+        channels = y_pred.shape[-1]
+        if channels is not None and _num_labels(channels) != self.num_classes:
+            raise ValueError(f"{self.name}: the model outputs {channels} channel(s) but the metric was built for "
+                             f"num_classes={self.output_classes}; build it with StreamingMeanIoU({channels}).")
+        y_true = ops.convert_to_tensor(y_true)
+        if keras.backend.standardize_dtype(y_true.dtype).startswith("float"):
+            tf.debugging.Assert(ops.all(ops.equal(y_true, ops.round(y_true))), [
+                f"{self.name}: the masks hold fractional values, which are no classes: resize masks only "
+                "with nearest neighbour."], summarize=1)
+        if channels == 1:
+            tf.debugging.Assert(ops.logical_and(ops.min(y_pred) >= 0, ops.max(y_pred) <= 1), [
+                f"{self.name}: the 1-channel output holds values outside [0, 1]: logits, not sigmoid "
+                "probabilities; end the model with activation='sigmoid'."], summarize=1)
             labels = ops.cast(y_pred[..., 0] > 0.5, "int32")
         else:
             labels = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
-        y_true = ops.cast(ops.convert_to_tensor(y_true), "int32")
+        y_true = ops.cast(y_true, "int32")
         if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
             y_true = y_true[..., 0]
         _check_batch(y_true, y_pred, self.num_classes, self.ignore_class, self.name)

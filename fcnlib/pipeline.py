@@ -52,6 +52,55 @@ def deprocess_vgg16(images) -> np.ndarray:
     return np.clip(np.round(images[..., ::-1]), 0, 255).astype(np.uint8)
 
 
+SCALES = {
+    "raw": "raw RGB values 0..255 (uint8, or floats holding them)",
+    "unit": "RGB scaled to [0, 1] (as tensorflow-datasets and many tutorials give them)",
+    "preprocessed": "VGG-preprocessed (BGR, ImageNet mean subtracted: values about -124..152)",
+}
+
+
+def input_scale(images) -> str:
+    """Which scale a batch of images is on: ``"raw"``, ``"unit"`` or ``"preprocessed"``.
+
+    uint8 is raw. Floats with a negative value are preprocessed (the mean is subtracted); floats in
+    [0, 1] are unit-scaled; other non-negative floats with values above 1 are raw pixels. A
+    preprocessed batch without one negative value would need every pixel brighter than the ImageNet
+    mean in every channel, which photographs and our scenes never are.
+    """
+    images = np.asarray(images)
+    if images.dtype == np.uint8 or not images.size:
+        return "raw"
+    low, high = float(np.min(images)), float(np.max(images))
+    if low < 0:
+        return "preprocessed"
+    return "unit" if high <= 1 else "raw"
+
+
+def check_scale(images, expected: str, where: str) -> None:
+    """Refuses images on another scale than ``expected``, naming the scale found and the fix.
+
+    Args:
+        images: A batch of images (NumPy or tensor).
+        expected: ``"raw"`` or ``"preprocessed"`` (see :data:`SCALES`).
+        where: The function the images were given to, for the message.
+
+    Raises:
+        ValueError: When :func:`input_scale` finds another scale (a constant batch passes as preprocessed).
+    """
+    found = input_scale(images)
+    constant = expected == "preprocessed" and np.ptp(np.asarray(images)) == 0
+    if found == expected or constant:  # A constant float batch may be preprocessed: let it through.
+        return
+    fixes = {("unit", "raw"): "multiply by 255 (and pass uint8)",
+             ("preprocessed", "raw"): "pass the images before preprocess_vgg16, which runs inside",
+             ("raw", "preprocessed"): "pass uint8 images, or call pipeline.preprocess_vgg16 first",
+             ("unit", "preprocessed"): "multiply by 255, then call pipeline.preprocess_vgg16"}
+    array = np.asarray(images)
+    raise ValueError(f"{where} expects {SCALES[expected]}, but these images ({array.dtype}, values "
+                     f"{float(np.min(array)):g}..{float(np.max(array)):g}) look {SCALES[found]}: "
+                     f"{fixes[(found, expected)]}.")
+
+
 def _check_arrays(images, masks):
     images, masks = np.asarray(images), np.asarray(masks)
     if images.ndim != 4 or images.shape[-1] != 3:
@@ -74,9 +123,8 @@ def _check_arrays(images, masks):
         if low < 0 or high > 255:
             raise ValueError(f"images ({images.dtype}) hold values {low:g}..{high:g}; pass raw RGB "
                              "values 0..255 (uint8), not preprocessed or normalised images.")
-        if images.dtype.kind == "f" and 0 < high <= 1:
-            raise ValueError(f"images ({images.dtype}) hold values {low:g}..{high:g}, which looks "
-                             "scaled to [0, 1]; multiply by 255 and pass uint8.")
+        if high > 0:  # An all-black batch is raw on any scale.
+            check_scale(images, "raw", "from_arrays")
         images = np.round(images).astype(np.uint8)
     if masks.dtype != np.uint8:
         bad = masks[(masks < 0) | (masks > 255) | (masks != np.round(masks))]
@@ -201,6 +249,16 @@ def autotune_default() -> bool:
     return bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))
 
 
+def _assert_raw(image, mask):
+    """In the graph: a float image must hold raw values 0..255, not [0, 1] or preprocessed ones."""
+    high, low = tf.reduce_max(image), tf.reduce_min(image)
+    tf.debugging.Assert(tf.logical_and(low >= 0, tf.logical_or(high > 1, high <= 0)), [
+        "make_dataset expects images with raw RGB values 0..255, but one float image holds values", low,
+        "..", high, ": [0, 1] images need multiplying by 255; preprocessed ones are preprocessed again "
+        "inside (pass the images before preprocess_vgg16)."], summarize=1)
+    return image, mask
+
+
 def make_dataset(source, batch_size, training=False, image_size=None, augment=False, seed=0,
                  shuffle_buffer=1000, cache=False, autotune=None) -> tf.data.Dataset:
     """Builds batches of (preprocessed float32 images, int32 masks) for ``fit`` and ``evaluate``.
@@ -240,6 +298,8 @@ def make_dataset(source, batch_size, training=False, image_size=None, augment=Fa
             raise ValueError(f"The dataset must yield unbatched (image (H, W, 3), mask (H, W)) "
                              f"pairs, but its elements are {spec}.")
         dataset = source
+        if spec[0].dtype.is_floating:  # Float pixels: each image must hold raw values 0..255.
+            dataset = dataset.map(_assert_raw, num_parallel_calls=AUTOTUNE)
         if spec[1].shape.rank == 3:
             dataset = dataset.map(lambda x, y: (x, tf.squeeze(y, -1)), num_parallel_calls=AUTOTUNE)
     else:

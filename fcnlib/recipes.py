@@ -356,5 +356,6 @@ def scores(model, data, task: str = "binary", profile=None) -> dict:
 
 
 def predict_labels(model, images) -> np.ndarray:
-    """Class indices (N, H, W) for uint8 images (N, H, W, 3), preprocessed as the series does."""
+    """Class indices (N, H, W) for raw images (N, H, W, 3), preprocessed as the series does."""
+    pipeline.check_scale(images, "raw", "recipes.predict_labels")
     return metrics.predict_labels(model.predict(pipeline.preprocess_vgg16(images), verbose=0))

@@ -45,10 +45,10 @@ def section_one_code():
             break
         if cell["cell_type"] == "code":
             parts.append(source)
-            if "environment.setup(" in source or "environment.check(" in source:
+            if "fcnlib.start(" in source or "environment.setup(" in source:
                 parts.append("baseline = peak_mib()")
     assert found, f"{NOTEBOOK.name} has no '## 2.' heading to end section 1 at"
-    assert "baseline = peak_mib()" in parts, f"{NOTEBOOK.name} section 1 never calls environment.setup()"
+    assert "baseline = peak_mib()" in parts, f"{NOTEBOOK.name} section 1 never calls fcnlib.start()"
     return "\n".join(parts) + AFTER
 
 

@@ -117,7 +117,7 @@ def test_gpu_profile_without_data_stops_in_setup_naming_the_way_out(tmp_path):
     assert "PASCAL VOC 2012" in message
     failed = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
               and any(output.get("output_type") == "error" for output in cell.get("outputs", []))]
-    assert len(failed) == 1 and "environment.setup(" in notebook.cells[failed[0]].source
+    assert len(failed) == 1 and "fcnlib.start(" in notebook.cells[failed[0]].source
     assert failed[0] <= 4, "the setup cell is among the first cells"
     assert seconds < 60, f"took {seconds:.0f} s to stop"
 
@@ -126,7 +126,7 @@ def test_setup_only_notebooks_are_cut_after_configuration_and_checked():
     for path in NOTEBOOKS:
         if path.name[:2] in SETUP_ONLY:
             cut = setup_and_configuration(nbformat.read(path, as_version=4), path.name)
-            assert "environment.setup(" in "".join(cell.source for cell in cut.cells)
+            assert "fcnlib.start(" in "".join(cell.source for cell in cut.cells)
             assert cut.cells[-1].cell_type == "code" and "SEED" in cut.cells[-1].source
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("## Configuration"), nbformat.v4.new_code_cell("SEED = 0"),
