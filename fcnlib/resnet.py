@@ -35,12 +35,12 @@ from fcnlib import config, layers
 RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))
 BN_EPSILON = 1.001e-5  # As keras.applications.ResNet50.
 # The ResNet whose weights ship in data/ (config.QUICK_RESNET_FILE), trained on the synthetic scenes
-# by `python -m fcnlib.pretrain --backbone resnet50`: 1/8 of ResNet50's channels, one bottleneck block
+# by `python -m bench.pretrain --backbone resnet50`: 1/8 of ResNet50's channels, one bottleneck block
 # per stage (the first block of each of ResNet50's stages, with its layer names), 64x64 input.
 QUICK_WIDTH = 0.125
 QUICK_BLOCKS = (1, 1, 1, 1)
 QUICK_IMAGE_SIZE = 64
-REBUILD_COMMAND = "python -m fcnlib.pretrain --backbone resnet50"
+REBUILD_COMMAND = "python -m bench.pretrain --backbone resnet50"
 
 
 def _scaled(channels, width):
@@ -153,7 +153,7 @@ def _source_model(weights):
     if path.suffix == ".keras":
         return keras.saving.load_model(path, compile=False)
     if path.name.endswith(".weights.h5") or path.suffix == ".h5":
-        if path.name.endswith(".weights.h5"):  # A file that `fcnlib.pretrain --backbone resnet50` wrote?
+        if path.name.endswith(".weights.h5"):  # A file that `bench.pretrain --backbone resnet50` wrote?
             small = quick_classifier()
             try:
                 small.load_weights(path)

@@ -289,7 +289,7 @@ def presence_labels(masks, num_classes: int, min_pixels: int = MIN_PRESENCE_PIXE
     >>> presence_labels(masks, 6).shape
     (2, 5)
 
-    Used by ``fcnlib.pretrain`` to train the quick profile's backbone as a sign classifier.
+    Used by ``bench.pretrain`` to train the quick profile's backbone as a sign classifier.
     """
     masks = np.asarray(masks)
     if masks.ndim != 3 or not (np.issubdtype(masks.dtype, np.integer) or masks.dtype == bool):

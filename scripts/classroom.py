@@ -46,7 +46,9 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from fcnlib import files, runtimes  # noqa: E402  (the measured runtimes of docs/runtimes.json)
+sys.path.insert(0, str(ROOT / "scripts"))
+from fcnlib import files  # noqa: E402
+import runtimes  # noqa: E402  (scripts/runtimes.py: the measured runtimes of docs/runtimes.json)
 
 NOTEBOOKS = ROOT / "notebooks"
 COURSE = ROOT / "build" / "classroom"

@@ -45,7 +45,9 @@ from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from fcnlib import config, files, runtimes  # noqa: E402
+sys.path.insert(0, str(ROOT / "scripts"))
+from fcnlib import config, files  # noqa: E402
+import runtimes  # noqa: E402  (scripts/runtimes.py: the measured runtimes of docs/runtimes.json)
 
 # The backend ipykernel selects in Jupyter(Lab) when MPLBACKEND is unset: figures go into the outputs.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"

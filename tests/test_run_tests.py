@@ -53,7 +53,7 @@ def test_the_commands_run_the_notebooks_under_nbval_and_the_unit_tests():
     assert list(commands) == ["notebooks", "unit"]
     assert commands["notebooks"][:4] == ["python", "-m", "pytest", "notebooks"]
     assert "--nbval-lax" in commands["notebooks"] and "--nbval-lax" not in commands["unit"]
-    assert commands["unit"][:4] == ["python", "-m", "pytest", "tests"]
+    assert commands["unit"][:5] == ["python", "-m", "pytest", "tests", "bench"]
     assert all(argv[-1] == "-x" for argv in commands.values())
 
 

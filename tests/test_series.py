@@ -226,7 +226,7 @@ def test_main_names_a_missing_notebook(tmp_path, capsys):
 def test_quote_runtimes_rewrites_headers_and_readme_from_the_file(tmp_path):
     import shutil
 
-    from fcnlib import runtimes
+    runtimes = run_series.runtimes
 
     for name in ("notebooks", "docs"):
         shutil.copytree(ROOT / name, tmp_path / name)

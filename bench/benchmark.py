@@ -1,12 +1,12 @@
 """Benchmarks: the series' models and the recipes learners copy, on the same data with one budget.
 
-    python -m fcnlib.bench [--epochs N] [--output build/bench/results.md] [--json data/bench_quick.json]
-    python -m fcnlib.bench --fcn32s-head [--seeds 0 1 2]   # why d2l's head beats the series' FCN-32s
-    python -m fcnlib.bench --fcn8s-schedules [--seeds 0 1 2]   # FCN-8s staged or at once, scaled or not
-    python -m fcnlib.bench --fcn32s-head --variants "d2l head, fixed upsampler"   # one variant's row
-    python -m fcnlib.bench --fcn8s-schedules --variants staged --image-size 128   # on larger scenes
-    python -m fcnlib.bench --coarse-ideal   # ideal coarse masks per scene size and stride
-    python -m fcnlib.bench --plateau [--epochs 40]   # where FCN-8s levels off, per scene size
+    python -m bench [--epochs N] [--output build/bench/results.md] [--json data/bench_quick.json]
+    python -m bench --fcn32s-head [--seeds 0 1 2]   # why d2l's head beats the series' FCN-32s
+    python -m bench --fcn8s-schedules [--seeds 0 1 2]   # FCN-8s staged or at once, scaled or not
+    python -m bench --fcn32s-head --variants "d2l head, fixed upsampler"   # one variant's row
+    python -m bench --fcn8s-schedules --variants staged --image-size 128   # on larger scenes
+    python -m bench --coarse-ideal   # ideal coarse masks per scene size and stride
+    python -m bench --plateau [--epochs 40]   # where FCN-8s levels off, per scene size
 
 Every model trains on the profile's binary training split for the same number of epochs with Adam
 at the profile's learning rate (the copied recipes keep their own optimiser settings where those
@@ -20,7 +20,7 @@ report. The result is one markdown file, which the README shows, and the same nu
 one object per row), which notebook 06 charts without training anything; ``tests/test_bench.py``
 checks that the README's table and the quick profile's file agree.
 
-The copied recipes (keras.io, d2l, the TF1 blog) are built and trained by :mod:`fcnlib.published`,
+The copied recipes (keras.io, d2l, the TF1 blog) are built and trained by :mod:`bench.published`,
 which names their sources; this module only times and scores them.
 
 The ResNet50 FCN (d2l's head) and DeepLabv3+ rows are :func:`fcnlib.resnet.for_profile` and
@@ -47,7 +47,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import config, files, metrics, models, pipeline, published, recipes, results, train
+from bench import published
+from fcnlib import config, files, metrics, models, pipeline, recipes, results, train
 
 PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, each trained its own way.
     ("keras.io FCN-8S", "keras_io_fcn8s"), ("d2l FCN", "d2l_fcn"), ("TF1 blog FCN-8s", "tf1_blog_fcn8s"),
@@ -96,7 +97,7 @@ def _fcn32s_variant(profile, score="zeros", upsampling="fixed", dropout=0.5, fc6
     return model
 
 
-# The FCN-32s head experiment (``python -m fcnlib.bench --fcn32s-head``): the series' FCN-32s with
+# The FCN-32s head experiment (``python -m bench --fcn32s-head``): the series' FCN-32s with
 # d2l's choices added one at a time, and d2l's head itself, each trained the same way.
 HEAD_VARIANTS = {
     "FCN-32s (paper): zero score, fixed upsampler": lambda p: _fcn32s_variant(p),
@@ -165,7 +166,7 @@ def _per_seed(seeds, names):
         recipes.SEED = saved
 
 
-# The FCN-8s schedule experiment (``python -m fcnlib.bench --fcn8s-schedules``): the staged chain of
+# The FCN-8s schedule experiment (``python -m bench --fcn8s-schedules``): the staged chain of
 # the series against FCN-8s trained at once from the backbone, with the reference implementation's
 # fixed skip scaling (x0.01, x0.0001) and without it, scored at each stage and at half the epochs.
 # The last variant also learns its final 8x upsampler (``upscore8``, bilinear start): does the fixed
@@ -241,7 +242,7 @@ def fcn8s_schedule_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=No
     return runs
 
 
-# The plateau experiment (``python -m fcnlib.bench --plateau``): how far FCN-8s goes when it trains
+# The plateau experiment (``python -m bench --plateau``): how far FCN-8s goes when it trains
 # many times the series' epochs, per scene size; scored at these epochs (and at the last one).
 PLATEAU_SIZES = (96, 128)
 PLATEAU_EPOCHS = 40
@@ -563,10 +564,10 @@ def results_json(profile, epochs, rows, rates, efficiency, provenance=None) -> d
         rows: Tuples in ``COLUMNS`` order, as :func:`model_table` returns them.
         rates: (training images/s through ``pipeline.make_dataset``, from in-memory tensors).
         efficiency: (achieved GFLOP/s of an FCN-8s training step, matmul GFLOP/s).
-        provenance: Where the numbers come from; a ``python -m fcnlib.bench`` run when None.
+        provenance: Where the numbers come from; a ``python -m bench`` run when None.
     """
     return {
-        "provenance": provenance or "Measured by python -m fcnlib.bench on the machine below.",
+        "provenance": provenance or "Measured by python -m bench on the machine below.",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "profile": profile.name,
         "settings": {"num_train": profile.num_train, "num_test": profile.num_test,
@@ -616,7 +617,7 @@ def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
 
 
 def main(argv=None) -> str:
-    """Runs ``python -m fcnlib.bench``: trains and times every row, writes and returns the report."""
+    """Runs ``python -m bench``: trains and times every row, writes and returns the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None, help="default: the profile's")
     parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md")

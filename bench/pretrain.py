@@ -10,7 +10,7 @@ The result ships in ``data/``: the weights (``config.QUICK_BACKBONE_FILE``), the
 (``config.QUICK_BACKBONE_SHA256_FILE``) and ``data/README.md`` with the recipe and the measured
 scores. Rebuild them with::
 
-    python -m fcnlib.pretrain [--epochs N --num-images N --seed S --output PATH]
+    python -m bench.pretrain [--epochs N --num-images N --seed S --output PATH]
 
 The scenes come from seeds that the FCN splits (``synthetic.SPLIT_SEEDS``) never use, so the
 backbone has seen none of the FCNs' validation or test images.
@@ -223,7 +223,7 @@ def _score_rows(report) -> str:
 def _resnet_readme(output, report, digest, argv, sha_name) -> str:
     s, scores = report["settings"], report["scores"]
     names = config.MULTICLASS_CLASSES[1:]
-    command = "python -m fcnlib.pretrain" + "".join(f" {arg}" for arg in argv)
+    command = "python -m bench.pretrain" + "".join(f" {arg}" for arg in argv)
     return f"""# Shipped data: notebook 08's small ResNet50
 
 `{output.name}` holds the weights of `fcnlib.resnet.quick_classifier()`: ResNet50's stem and four
@@ -273,7 +273,7 @@ def _readme(output, report, digest, argv, sha_name) -> str:
     s, scores = report["settings"], report["scores"]
     names = config.MULTICLASS_CLASSES[1:]
     rows = _score_rows(report)
-    command = "python -m fcnlib.pretrain" + "".join(f" {arg}" for arg in argv)
+    command = "python -m bench.pretrain" + "".join(f" {arg}" for arg in argv)
     return f"""# Shipped data: the quick profile's backbone
 
 `{output.name}` holds the weights of `fcnlib.backbone.quick_classifier()`: VGG16 at width
@@ -364,7 +364,7 @@ def write_outputs(model, report, output, argv=(), kind="vgg16") -> dict:
 def main(argv=None) -> dict:
     """The command line: trains, then writes the weights, checksum and README; returns their paths."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="python -m fcnlib.pretrain", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.pretrain", description=__doc__.split("\n")[0])
     parser.add_argument("--backbone", choices=BACKBONES, default="vgg16",
                         help="vgg16: the quick profile's backbone; resnet50: notebook 08's")
     parser.add_argument("--epochs", type=int)

@@ -1,4 +1,4 @@
-"""Tests for fcnlib.published: the copied recipes keep the choices that define them, name their
+"""Tests for bench.published: the copied recipes keep the choices that define them, name their
 layers after their source, and keras.io's mask resizing erodes objects as it does there."""
 
 import dataclasses

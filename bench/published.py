@@ -1,7 +1,7 @@
 """Published FCN recipes that learners copy, rebuilt on the series' trunk for the benchmark.
 
 Three recipes that learners bring to the series, each rebuilt in Keras 3 on the same VGG16 trunk,
-pretrained weights and data as the series' own models, so that ``fcnlib.bench`` compares recipes,
+pretrained weights and data as the series' own models, so that ``bench`` compares recipes,
 not backbones. Each keeps the choices that define it (its head, upsampling, initialisation,
 optimiser and, for keras.io, its data handling); what differs from the source is said in its
 docstring. Layer names carry the source's prefix (``kio_``, ``d2l_``, ``tf1_``), so a summary shows
@@ -97,7 +97,7 @@ def d2l_fcn(profile, num_classes=2, upsampling="learned") -> keras.Model:
         profile: A ``config.Profile``: the trunk's width and weights.
         num_classes: Output channels.
         upsampling: ``"learned"`` (d2l's), or ``"fixed"`` to freeze the bilinear kernel as the
-            series' FCN-32s does (``python -m fcnlib.bench --fcn32s-head`` compares the two).
+            series' FCN-32s does (``python -m bench --fcn32s-head`` compares the two).
 
     Returns:
         An uncompiled ``keras.Model`` named ``d2l_fcn`` whose output is logits.

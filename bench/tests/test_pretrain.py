@@ -1,4 +1,4 @@
-"""Tests for fcnlib.pretrain and the backbone weights it shipped in data/."""
+"""Tests for bench.pretrain and the backbone weights it shipped in data/."""
 
 import itertools
 
