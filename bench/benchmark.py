@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench import published
-from fcnlib import config, files, metrics, models, pipeline, recipes, results, train
+from fcnlib import budget, config, files, metrics, models, pipeline, recipes, results, train
 
 PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, each trained its own way.
     ("keras.io FCN-8S", "keras_io_fcn8s"), ("d2l FCN", "d2l_fcn"), ("TF1 blog FCN-8s", "tf1_blog_fcn8s"),
@@ -206,7 +206,7 @@ def fcn8s_schedule_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=No
     """
     names = _chosen(variants, SCHEDULE_VARIANTS, "schedules")
     epochs = epochs or profile.epochs
-    stage_epochs = max(1, round(epochs * recipes.STAGED_EPOCH_SHARE))
+    stage_epochs = recipes.stage_epochs(epochs)
     data = recipes.make_datasets("binary", profile)
     runs = []
     with _per_seed(seeds, names) as pairs:
@@ -485,23 +485,6 @@ def pipeline_ratio(profile, steps=30, repeats=2):
     return rates[0], rates[1]
 
 
-def forward_flops(model) -> float:
-    """2 x the multiply-adds of a model's convolutions, transposed convolutions and dense layers.
-
-    The model needs a fixed input size. A transposed convolution spends its kernel on every input
-    position, a convolution on every output position.
-    """
-    total = 0.0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2DTranspose):
-            total += 2.0 * np.prod(layer.kernel.shape) * np.prod(layer.input.shape[1:3])
-        elif isinstance(layer, keras.layers.Conv2D):
-            total += 2.0 * np.prod(layer.kernel.shape) * np.prod(layer.output.shape[1:3])
-        elif isinstance(layer, keras.layers.Dense):
-            total += 2.0 * np.prod(layer.kernel.shape)
-    return float(total)
-
-
 def compute_efficiency(profile, steps=10):
     """(achieved GFLOP/s of an FCN-8s training step, matmul GFLOP/s) on this machine."""
     size, batch = profile.image_size, profile.batch_size
@@ -514,8 +497,9 @@ def compute_efficiency(profile, steps=10):
     start = time.perf_counter()
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
-    # A training step costs about three forward passes (forward, and two for the backward).
-    achieved = 3 * forward_flops(model) * batch * steps / seconds / 1e9
+    # A training step costs about three forward passes (forward, and two for the backward); the
+    # forward FLOPs are fcnlib.budget's count, which tests/test_budget.py checks against built models.
+    achieved = 3 * budget.forward_flops("fcn8s", profile) * batch * steps / seconds / 1e9
     a = tf.random.normal((1024, 1024))
     tf.matmul(a, a)
     start, repeats = time.perf_counter(), 20
@@ -572,7 +556,7 @@ def results_json(profile, epochs, rows, rates, efficiency, provenance=None) -> d
         "profile": profile.name,
         "settings": {"num_train": profile.num_train, "num_test": profile.num_test,
                      "image_size": profile.image_size, "batch_size": profile.batch_size,
-                     "epochs": epochs, "staged_epochs": max(1, round(epochs * recipes.STAGED_EPOCH_SHARE)),
+                     "epochs": epochs, "staged_epochs": recipes.stage_epochs(epochs),
                      "task": "binary"},
         "machine": machine(),
         "columns": list(COLUMNS),
@@ -600,7 +584,7 @@ def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
     """
     lines = [f"Profile `{profile.name}`: {profile.num_train} training / {profile.num_test} test scenes of "
              f"{profile.image_size}x{profile.image_size}, binary task, {epochs} epochs each "
-             f"(staged stages {max(1, round(epochs * recipes.STAGED_EPOCH_SHARE))}), batch "
+             f"(staged stages {recipes.stage_epochs(epochs)}), batch "
              f"{profile.batch_size}. Machine: {machine()}.", "", *table_lines(rows), "",
              f"Input pipeline: {rates[0]:.0f} training images/s through `pipeline.make_dataset`, "
              f"{rates[1]:.0f} from in-memory tensors (ratio {rates[0] / rates[1]:.2f}).",

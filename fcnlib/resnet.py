@@ -116,7 +116,7 @@ def resnet50_trunk(inputs, width: float = 1.0, output_stride: int = 32, blocks=N
     return taps
 
 
-def quick_classifier(pretrained: bool = False) -> keras.Model:
+def quick_resnet_classifier(pretrained: bool = False) -> keras.Model:
     """Builds the small ResNet50 whose weights ship in ``data/``: a sign classifier on the trunk.
 
     ``resnet50_trunk`` at ``QUICK_WIDTH`` with ``QUICK_BLOCKS`` on ``QUICK_IMAGE_SIZE`` pixels,
@@ -143,7 +143,7 @@ def _source_model(weights):
     if isinstance(weights, keras.Model):
         return weights
     if weights == "synthetic":
-        return quick_classifier(pretrained=True)
+        return quick_resnet_classifier(pretrained=True)
     if weights == "imagenet":
         return keras.applications.ResNet50(weights="imagenet", include_top=False)
     path = Path(weights)
@@ -154,7 +154,7 @@ def _source_model(weights):
         return keras.saving.load_model(path, compile=False)
     if path.name.endswith(".weights.h5") or path.suffix == ".h5":
         if path.name.endswith(".weights.h5"):  # A file that `bench.pretrain --backbone resnet50` wrote?
-            small = quick_classifier()
+            small = quick_resnet_classifier()
             try:
                 small.load_weights(path)
                 return small
@@ -165,7 +165,7 @@ def _source_model(weights):
             source.load_weights(path)
         except Exception as error:
             raise ValueError(f"{path} holds no weights of keras.applications.ResNet50(include_top="
-                             f"False) at width 1.0, nor of resnet.quick_classifier(). Cause: {error}") from error
+                             f"False) at width 1.0, nor of resnet.quick_resnet_classifier(). Cause: {error}") from error
         return source
     raise ValueError(f"Unknown ResNet50 weights {weights!r}; pass None, 'imagenet', 'synthetic', a "
                      "model, or the path of a .keras, .weights.h5 or .h5 file.")
@@ -177,7 +177,7 @@ def load_resnet50_weights(model: keras.Model, weights) -> list[str]:
     Args:
         model: A model built on :func:`resnet50_trunk` (any head; heads have other names).
         weights: None (nothing), ``"imagenet"`` (``keras.applications.ResNet50``, downloaded once,
-            98 MB), ``"synthetic"`` (the shipped :func:`quick_classifier`, checked against its
+            98 MB), ``"synthetic"`` (the shipped :func:`quick_resnet_classifier`, checked against its
             SHA-256; only for ``width=QUICK_WIDTH`` and ``blocks=QUICK_BLOCKS``), a ``keras.Model``
             with ResNet50's layer names, or the path of a ``.keras`` model or of a ``.weights.h5`` /
             ``.h5`` file of ``ResNet50(include_top=False)``.

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fcnlib import _shapes, config, files, progress
+from fcnlib import _scene_painter, config, files, progress
 
 TASKS = {"binary": config.BINARY_CLASSES, "multiclass": config.MULTICLASS_CLASSES}
 # Fixed seeds of the profile splits; distinct, so that no scene is in two splits.
@@ -118,7 +118,7 @@ def generate(num_images: int, image_size=96, task: str = "binary", seed: int = 0
     with progress.Progress(num_images, f"Generating {num_images:,} synthetic scenes", unit="scenes") as bar:
         for index in range(num_images):
             rng = np.random.default_rng([int(seed), index])
-            images[index], labels = _shapes.render_scene(rng, height, width)
+            images[index], labels = _scene_painter.render_scene(rng, height, width)
             masks[index] = (labels > 0) if task == "binary" else void_band(labels)
             bar.update(index + 1)
     return images, masks

@@ -16,18 +16,6 @@ TINY = dataclasses.replace(config.QUICK, name="tiny", image_size=64, num_train=8
                            num_test=4, batch_size=4, epochs=1)
 
 
-def test_forward_flops_match_a_count_by_hand():
-    model = keras.Sequential([
-        keras.Input((8, 6, 3)),
-        keras.layers.Conv2D(4, 3, padding="same"),  # 8*6 positions x 3*3*3*4 taps
-        keras.layers.Conv2DTranspose(2, 4, strides=2, padding="same"),  # 8*6 inputs x 4*4*2*4
-        keras.layers.Flatten(),
-        keras.layers.Dense(5),  # (16*12*2) x 5
-    ])
-    expected = 2 * (8 * 6 * 3 * 3 * 3 * 4 + 8 * 6 * 4 * 4 * 2 * 4 + 16 * 12 * 2 * 5)
-    assert benchmark.forward_flops(model) == expected
-
-
 def test_report_has_every_row_and_the_ratios(tmp_path):
     rows = [("FCN-8s", 1234, 10.0, 0.9, 0.8, 0.7, 0.6, 50.0), ("d2l FCN", 99, 5.0, 0.8, 0.5, 0.2, 0.3, 80.0)]
     report = tmp_path / "report.md"

@@ -84,7 +84,7 @@ def test_bad_arguments_fail_before_training(tmp_path):
         pretrain.train_backbone(epochs=0)
 
 
-# Notebook 08's small ResNet50: resnet.quick_classifier(), shipped as config.QUICK_RESNET_FILE.
+# Notebook 08's small ResNet50: resnet.quick_resnet_classifier(), shipped as config.QUICK_RESNET_FILE.
 
 def test_shipped_resnet_weights_match_their_checksum_and_recipe():
     recorded = config.QUICK_RESNET_SHA256_FILE.read_text().split()
@@ -97,7 +97,7 @@ def test_shipped_resnet_weights_match_their_checksum_and_recipe():
 
 
 def test_synthetic_resnet_weights_load_by_name_into_the_d2l_fcn_and_deeplab():
-    classifier = resnet.quick_classifier(pretrained=True)
+    classifier = resnet.quick_resnet_classifier(pretrained=True)
     fcn = resnet.fcn_resnet50(6, width=resnet.QUICK_WIDTH, blocks=resnet.QUICK_BLOCKS, weights="synthetic")
     trunk = [layer.name for layer in classifier.layers if layer.weights and layer.name.startswith("conv")]
     assert [layer.name for layer in fcn.layers if layer.name in trunk] == trunk
@@ -117,7 +117,7 @@ def test_synthetic_resnet_weights_load_by_name_into_the_d2l_fcn_and_deeplab():
 def test_shipped_resnet_recognises_signs_on_unseen_scenes():
     images, masks = synthetic.generate(96, resnet.QUICK_IMAGE_SIZE, "multiclass", seed=999)
     labels = synthetic.presence_labels(masks, len(config.MULTICLASS_CLASSES))
-    logits = resnet.quick_classifier(pretrained=True).predict(pipeline.preprocess_vgg16(images), verbose=0)
+    logits = resnet.quick_resnet_classifier(pretrained=True).predict(pipeline.preprocess_vgg16(images), verbose=0)
     assert pretrain.label_scores(labels, logits)["auc"].mean() > 0.75  # Chance is 0.5.
 
 
@@ -126,7 +126,7 @@ def test_shipped_resnet_is_checked_before_use(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "QUICK_RESNET_FILE", weights)
     monkeypatch.setattr(config, "QUICK_RESNET_SHA256_FILE", sha)
     with pytest.raises(FileNotFoundError, match="r.weights.h5.*--backbone resnet50"):
-        resnet.quick_classifier(pretrained=True)
+        resnet.quick_resnet_classifier(pretrained=True)
     weights.write_bytes(b"weights")
     sha.write_text("0" * 64 + "  r.weights.h5\n")
     with pytest.raises(ValueError, match="SHA-256.*--backbone resnet50"):
@@ -143,7 +143,7 @@ def test_resnet_entry_point_smoke_run(tmp_path):
     assert "ResNet50" in readme and "--backbone resnet50 --epochs 1" in readme and written["digest"] in readme
     assert not list(tmp_path.glob("*.part"))
     fcn = resnet.fcn_resnet50(6, width=resnet.QUICK_WIDTH, blocks=resnet.QUICK_BLOCKS, weights=output)
-    source = resnet.quick_classifier()
+    source = resnet.quick_resnet_classifier()
     source.load_weights(output)
     np.testing.assert_array_equal(fcn.get_layer("conv1_conv").kernel.numpy(),
                                   source.get_layer("conv1_conv").kernel.numpy())
