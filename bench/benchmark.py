@@ -15,10 +15,13 @@ cache: each run trains afresh in a temporary cache, so the seconds are real (a s
 FCN-8s is charged only its own stage; the earlier stages have their own rows). The run also
 measures the input pipeline against in-memory tensors, the achieved GFLOP/s of a training step
 against a matrix multiply, and copies each notebook's wall time from the last ``make series``
-report. The result is one markdown file, which the README shows, and the same numbers as JSON in
-``docs/bench_<profile>.json`` (:func:`results_json`: the machine, the date, the profile's settings and
-one object per row), which notebook 06 charts without training anything; ``tests/test_bench.py``
-checks that the README's table and the quick profile's file agree.
+report. The result is one markdown file, which bench/README.md shows, and the same numbers as JSON in
+``data/bench_<profile>.json`` (:func:`results_json`: the machine, the date, the profile's settings and
+one object per row, each with its kind), which the lessons read through :mod:`fcnlib.results`;
+``bench/tests/test_benchmark.py`` checks that bench/README.md's table and the quick profile's file agree.
+
+Each experiment that runs instead of the table is a row of :data:`EXPERIMENTS_BY_FLAG`; they all
+end in the same place: the report's lines, written atomically next to ``--output``, printed, returned.
 
 The copied recipes (keras.io, d2l, the TF1 blog) are built and trained by :mod:`bench.published`,
 which names their sources; this module only times and scores them.
@@ -27,7 +30,7 @@ The ResNet50 FCN (d2l's head) and DeepLabv3+ rows are :func:`fcnlib.resnet.for_p
 :func:`fcnlib.deeplab.for_profile`: ImageNet ResNet50 where the profile's VGG16 is ImageNet's,
 else random weights at the profile's width (notebook 08).
 
-Introduced in README.md (Benchmarks).
+The lab notes, one entry per experiment: bench/README.md.
 """
 
 from __future__ import annotations
@@ -600,113 +603,143 @@ def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> str:
-    """Runs ``python -m bench``: trains and times every row, writes and returns the report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _plateau(args, profile, epochs):
+    epochs = args.epochs or PLATEAU_EPOCHS
+    print(f"Plateau experiment: FCN-8s at once, {epochs} epochs at each of {list(PLATEAU_SIZES)} ...", flush=True)
+    return [f"Profile `{profile.name}` ({profile.num_train} training scenes, batch {profile.batch_size}, Adam at "
+            f"{profile.learning_rate}), FCN-8s at once, seed 0, test split. Machine: {machine()}.", "",
+            *plateau_table_lines(plateau_experiment(profile, epochs=epochs))]
+
+
+def _coarse_ideal(args, profile, epochs):
+    return ["Foreground IoU of ideal coarse masks (true masks averaged per block, resized bilinearly, "
+            "thresholded at 0.5) on 200 test scenes per size.", "", *coarse_ideal()]
+
+
+def _on_off(switch, label, experiment):
+    def run(args, profile, epochs):
+        print(f"{label} experiment: FCN-32s, {epochs} epochs, on and off, twice ...", flush=True)
+        return [f"Profile `{profile.name}` ({profile.image_size}x{profile.image_size} scenes), {epochs} epochs, "
+                f"FCN-32s training seconds (validation included) and the test split's foreground IoU. "
+                f"Machine: {machine()}.", "", *on_off_table_lines(experiment(profile, epochs=epochs), switch, label)]
+    return run
+
+
+def _seeded(title, variants, experiment, columns):
+    def run(args, profile, epochs):
+        names = _chosen(args.variants, variants, "variants")
+        print(f"{title}: {len(names)} variants x {len(args.seeds)} seeds, {epochs} epochs each ...", flush=True)
+        runs = experiment(profile, args.seeds, epochs, names)
+        return [f"Profile `{profile.name}` ({profile.image_size}x{profile.image_size} scenes), {epochs} epochs, "
+                f"foreground IoU on the test split. Machine: {machine()}.", "", *head_table_lines(runs, columns)]
+    return run
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One experiment of the command line: its flag, what it asks, how it runs, where it writes.
+
+    ``run(args, profile, epochs)`` returns the report's lines; ``output`` is the file name next to
+    ``--output`` (None: printed only); ``sized`` says whether ``--image-size`` applies.
+    """
+
+    flag: str
+    question: str
+    run: object
+    output: str | None
+    sized: bool = False
+
+
+# The experiments that run instead of the table; bench/README.md has one entry for each.
+EXPERIMENTS_BY_FLAG = {experiment.flag: experiment for experiment in (
+    Experiment("fcn32s-head", "the FCN-32s head experiment (foreground IoU per seed)",
+               _seeded("FCN-32s head experiment", HEAD_VARIANTS, lambda *a: fcn32s_head_experiment(*a), ()),
+               "fcn32s_head.md", sized=True),
+    Experiment("fcn8s-schedules", "FCN-8s staged vs at once, scaled and unscaled skips",
+               _seeded("FCN-8s schedule experiment", SCHEDULE_VARIANTS,
+                       lambda *a: fcn8s_schedule_experiment(*a), ("epochs", "seconds")),
+               "fcn8s_schedules.md", sized=True),
+    Experiment("autotune", "FCN-32s trained with tf.data's autotuner on and off",
+               _on_off("autotune", "tf.data autotune", lambda *a, **k: autotune_experiment(*a, **k)),
+               "autotune.md", sized=True),
+    Experiment("xla", "FCN-32s trained with its step compiled by XLA and without",
+               _on_off("xla", "XLA (jit_compile)", lambda *a, **k: xla_experiment(*a, **k)), "xla.md", sized=True),
+    Experiment("coarse-ideal", "ideal coarse masks' foreground IoU per scene size and stride", _coarse_ideal, None),
+    Experiment("plateau", f"FCN-8s trained at once for many epochs (default {PLATEAU_EPOCHS}) at scene sizes "
+               f"{list(PLATEAU_SIZES)}, scored on the way", _plateau, "plateau.md"),
+)}
+
+
+def _table(args, profile, epochs):
+    """The benchmark table: trains every row afresh, writes the JSON results too; returns the report's lines."""
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ[config.CACHE_DIR_ENV] = cache  # Every model trains afresh and is timed.
+        print(f"Training {len(SERIES) + len(EXPERIMENTS) + len(PUBLISHED)} models, {epochs} epochs each ...",
+              flush=True)
+        rows = model_table(profile, epochs)
+    rates, efficiency = pipeline_ratio(profile), compute_efficiency(profile)
+    json_path = args.json or results_path(profile)
+    _write(json_path, json.dumps(results_json(profile, epochs, rows, rates, efficiency), indent=1) + "\n")
+    print(f"Written to {json_path}")
+    return render(profile, epochs, rows, rates, efficiency, notebook_times()).splitlines()
+
+
+def _write(path, text):
+    with files.atomic_path(Path(path)) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m bench``: the table, or one experiment of ``EXPERIMENTS_BY_FLAG``."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None, help="default: the profile's")
-    parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md")
+    parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md",
+                        help="the table's report; an experiment writes its own file in the same folder")
     parser.add_argument("--json", type=Path, default=None,
-                        help="the results as JSON; default docs/bench_<profile>.json (notebook 06 charts it)")
-    parser.add_argument("--fcn32s-head", action="store_true",
-                        help="instead of the table: the FCN-32s head experiment (foreground IoU per seed)")
-    parser.add_argument("--fcn8s-schedules", action="store_true",
-                        help="instead of the table: FCN-8s staged vs at once, scaled and unscaled skips")
-    parser.add_argument("--autotune", action="store_true",
-                        help="instead of the table: FCN-32s trained with tf.data's autotuner on and off")
-    parser.add_argument("--xla", action="store_true",
-                        help="instead of the table: FCN-32s trained with its step compiled by XLA and without")
-    parser.add_argument("--coarse-ideal", action="store_true",
-                        help="instead of the table: ideal coarse masks' foreground IoU per scene size and stride")
-    parser.add_argument("--plateau", action="store_true",
-                        help=f"instead of the table: FCN-8s trained at once for many epochs (default "
-                             f"{PLATEAU_EPOCHS}) at scene sizes {list(PLATEAU_SIZES)}, scored on the way")
+                        help="the results as JSON; default data/bench_<profile>.json (the lessons read it)")
+    for experiment in EXPERIMENTS_BY_FLAG.values():
+        parser.add_argument(f"--{experiment.flag}", action="store_true",
+                            help=f"instead of the table: {experiment.question}")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="seeds of --fcn32s-head and --fcn8s-schedules")
     parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
                         help="only these variants of --fcn32s-head or --fcn8s-schedules (default: all)")
     parser.add_argument("--image-size", type=int, default=None, metavar="N",
-                        help="draw the profile's scenes at NxN (a multiple of 32) for --fcn32s-head, "
-                             "--fcn8s-schedules, --autotune or --xla; the table keeps the profile's size")
-    args = parser.parse_args(argv)
+                        help="draw the profile's scenes at NxN (a multiple of 32) for "
+                             + ", ".join(f"--{e.flag}" for e in EXPERIMENTS_BY_FLAG.values() if e.sized)
+                             + "; the table keeps the profile's size")
+    return parser
+
+
+def main(argv=None) -> str:
+    """Runs ``python -m bench``: the table or one experiment; writes, prints and returns the report."""
+    cli = parser()
+    args = cli.parse_args(argv)
+    chosen = [e for e in EXPERIMENTS_BY_FLAG.values() if getattr(args, e.flag.replace("-", "_"))]
+    if len(chosen) > 1:
+        cli.error("choose one experiment: " + ", ".join(f"--{e.flag}" for e in chosen))
+    experiment = chosen[0] if chosen else None
     profile = config.get_profile()
     if args.image_size is not None:
-        if not (args.fcn32s_head or args.fcn8s_schedules or args.autotune or args.xla):
-            parser.error("--image-size is for --fcn32s-head, --fcn8s-schedules, --autotune and --xla; the "
-                         "table and docs/bench_<profile>.json hold the profile's own size, and --plateau and "
-                         "--coarse-ideal choose their sizes themselves")
+        if experiment is None or not experiment.sized:
+            cli.error("--image-size is for " + ", ".join(f"--{e.flag}" for e in EXPERIMENTS_BY_FLAG.values()
+                                                          if e.sized)
+                      + "; the table and data/bench_<profile>.json hold the profile's own size, and the "
+                        "other experiments choose their sizes themselves")
         if args.image_size < 32 or args.image_size % 32:
-            parser.error(f"--image-size must be a positive multiple of 32; got {args.image_size}")
+            cli.error(f"--image-size must be a positive multiple of 32; got {args.image_size}")
         profile = dataclasses.replace(profile, image_size=args.image_size)
     epochs = args.epochs or profile.epochs
-    if args.plateau:
-        epochs = args.epochs or PLATEAU_EPOCHS
-        print(f"Plateau experiment: FCN-8s at once, {epochs} epochs at each of {list(PLATEAU_SIZES)} ...",
-              flush=True)
-        text = "\n".join([f"Profile `{profile.name}` ({profile.num_train} training scenes, batch "
-                          f"{profile.batch_size}, Adam at {profile.learning_rate}), FCN-8s at once, seed 0, "
-                          f"test split. Machine: {machine()}.", "",
-                          *plateau_table_lines(plateau_experiment(profile, epochs=epochs))]) + "\n"
-        output = args.output.with_name("plateau.md")
-        with files.atomic_path(output) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        print(text)
-        print(f"Written to {output}")
-        return text
-    if args.coarse_ideal:
-        text = "\n".join(["Foreground IoU of ideal coarse masks (true masks averaged per block, resized "
-                          "bilinearly, thresholded at 0.5) on 200 test scenes per size.", "",
-                          *coarse_ideal()]) + "\n"
-        print(text)
-        return text
-    if args.autotune or args.xla:
-        switch, label = ("autotune", "tf.data autotune") if args.autotune else ("xla", "XLA (jit_compile)")
-        experiment = autotune_experiment if args.autotune else xla_experiment
-        print(f"{label} experiment: FCN-32s, {epochs} epochs, on and off, twice ...", flush=True)
-        text = "\n".join([f"Profile `{profile.name}` ({profile.image_size}x{profile.image_size} scenes), {epochs} "
-                          f"epochs, FCN-32s training seconds (validation "
-                          f"included) and the test split's foreground IoU. Machine: {machine()}.", "",
-                          *on_off_table_lines(experiment(profile, epochs=epochs), switch, label)]) + "\n"
-        output = args.output.with_name(f"{switch}.md")
-        with files.atomic_path(output) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        print(text)
-        print(f"Written to {output}")
-        return text
-    if args.fcn32s_head or args.fcn8s_schedules:
-        if args.fcn32s_head:
-            names = _chosen(args.variants, HEAD_VARIANTS, "head variants")
-            print(f"FCN-32s head experiment: {len(names)} variants x {len(args.seeds)} seeds, "
-                  f"{epochs} epochs each ...", flush=True)
-            runs, columns, name = fcn32s_head_experiment(profile, args.seeds, epochs, names), (), "fcn32s_head.md"
-        else:
-            names = _chosen(args.variants, SCHEDULE_VARIANTS, "schedules")
-            print(f"FCN-8s schedule experiment: {len(names)} schedules x {len(args.seeds)} "
-                  f"seeds, {epochs} epochs from the backbone ...", flush=True)
-            runs = fcn8s_schedule_experiment(profile, args.seeds, epochs, names)
-            columns, name = ("epochs", "seconds"), "fcn8s_schedules.md"
-        text = "\n".join([f"Profile `{profile.name}` ({profile.image_size}x{profile.image_size} scenes), {epochs} "
-                          f"epochs, foreground IoU on the test split. "
-                          f"Machine: {machine()}.", "", *head_table_lines(runs, columns)]) + "\n"
-        output = args.output.with_name(name)
-        with files.atomic_path(output) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        print(text)
-        print(f"Written to {output}")
-        return text
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ[config.CACHE_DIR_ENV] = cache  # Every model trains afresh and is timed.
-        print(f"Training {len(SERIES) + len(EXPERIMENTS) + len(PUBLISHED)} models, {epochs} epochs each ...", flush=True)
-        rows = model_table(profile, epochs)
-    rates, efficiency = pipeline_ratio(profile), compute_efficiency(profile)
-    text = render(profile, epochs, rows, rates, efficiency, notebook_times())
-    with files.atomic_path(args.output) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    json_path = args.json or results_path(profile)
-    with files.atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(results_json(profile, epochs, rows, rates, efficiency), indent=1) + "\n",
-                       encoding="utf-8")
+    if experiment is None:
+        run, output = _table, args.output
+    else:
+        run, output = experiment.run, experiment.output and args.output.with_name(experiment.output)
+    text = "\n".join(run(args, profile, epochs)) + "\n"
+    if output:
+        _write(output, text)
     print(text)
-    print(f"Written to {args.output} and {json_path}")
+    if output:
+        print(f"Written to {output}")
     return text
 
 
