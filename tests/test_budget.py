@@ -112,10 +112,10 @@ def test_describe_says_estimated_for_gpus_and_smoke_for_smoke():
     assert budget.describe("03", "gpu") == "This notebook trains no series model."
 
 
-def test_readme_shows_the_budget_figures():
+def test_docs_runtimes_shows_the_budget_figures():
     root = config.REPO_ROOT
-    readme = (root / "README.md").read_text()
-    assert budget.markdown_table("gpu") in readme, "README: regenerate the estimated-minutes table"
+    readme = (root / "docs" / "RUNTIMES.md").read_text()
+    assert budget.markdown_table("gpu") in readme, "docs/RUNTIMES.md: regenerate the estimated-minutes table"
 
 
 def test_notebook_05s_short_runs_are_counted_in_every_runtime_and_match_the_notebook():

@@ -48,10 +48,10 @@ def test_bench_builds_no_model_and_times_every_published_recipe():
 
 def test_the_readme_table_and_the_committed_results_file_agree():
     results = benchmark.read_results(benchmark.results_path(config.QUICK))
-    readme = (config.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (config.REPO_ROOT / "bench" / "README.md").read_text(encoding="utf-8")
     rows = [tuple(row[column] for column in benchmark.COLUMNS) for row in results["rows"]]
     table = "\n".join(benchmark.table_lines(rows))
-    assert table in readme, "README's benchmark table differs from docs/bench_quick.json"
+    assert table in readme, "bench/README.md's table differs from data/bench_quick.json"
     assert f"Machine: {results['machine']}." in readme
     rates, flops = results["pipeline_images_per_s"], results["gflops"]
     assert (f"{rates['make_dataset']:.0f} training images/s through `pipeline.make_dataset`, "
