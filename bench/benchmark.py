@@ -555,7 +555,7 @@ def results_json(profile, epochs, rows, rates, efficiency, provenance=None) -> d
     """
     return {
         "provenance": provenance or "Measured by python -m bench on the machine below.",
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "profile": profile.name,
         "settings": {"num_train": profile.num_train, "num_test": profile.num_test,
                      "image_size": profile.image_size, "batch_size": profile.batch_size,
@@ -563,7 +563,7 @@ def results_json(profile, epochs, rows, rates, efficiency, provenance=None) -> d
                      "task": "binary"},
         "machine": machine(),
         "columns": list(COLUMNS),
-        "rows": [{**dict(zip(COLUMNS, row)), "kind": row_kind(row[0])} for row in rows],
+        "rows": [{**dict(zip(COLUMNS, row, strict=False)), "kind": row_kind(row[0])} for row in rows],
         "pipeline_images_per_s": {"make_dataset": rates[0], "in_memory": rates[1]},
         "gflops": {"fcn8s_training_step": efficiency[0], "matmul_1024": efficiency[1]},
     }

@@ -216,7 +216,7 @@ def _score_rows(report) -> str:
     return "\n".join(
         f"| {name} | {share:.2f} | {auc:.3f} | {f1:.3f} |"
         for name, share, auc, f1 in zip(config.MULTICLASS_CLASSES[1:], report["positive_share"],
-                                        scores["auc"], scores["f1"])
+                                        scores["auc"], scores["f1"], strict=False)
     )
 
 

@@ -171,7 +171,7 @@ def tf_tutorial_unet(profile, num_classes=2, trainable=False) -> keras.Model:
     trunk.trainable = trainable
     features = [trunk.get_layer(f"block{k}_pool").output for k in range(1, 6)]  # 1/2 .. 1/32
     x = features[-1]  # 1/32
-    for k, (filters, skip) in enumerate(zip((512, 256, 128, 64), reversed(features[:-1])), start=1):
+    for k, (filters, skip) in enumerate(zip((512, 256, 128, 64), reversed(features[:-1]), strict=False), start=1):
         x = keras.layers.Conv2DTranspose(
             max(1, int(filters * profile.width)), 3, strides=2, padding="same", use_bias=False,
             kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02), name=f"unet_up{k}")(x)

@@ -275,7 +275,7 @@ def load_backbone_weights(model: keras.Model, weights) -> list[str]:
                 f"{source_name!r} has {[v.shape for v in values]}; check width and fc6_kernel (it "
                 "must equal the source's block5_pool size, e.g. 3 for the quick backbone)."
             )
-        layer.set_weights([v.reshape(s) for v, s in zip(values, shapes)])
+        layer.set_weights([v.reshape(s) for v, s in zip(values, shapes, strict=False)])
         copied.append(layer.name)
     if not copied:
         raise ValueError(f"Model {model.name!r} has no VGG16 backbone layers to load weights into.")

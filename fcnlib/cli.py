@@ -223,7 +223,7 @@ def format_scores(scores: dict, names) -> str:
     """The four paper scores and a per-class IoU table, as text."""
     lines = [f"  {label:<24}{scores[key]:8.3f}" for key, label in SCORE_NAMES]
     lines += ["", f"  {'class':<24}{'IoU':>8}"]
-    for name, iou in zip(names, scores["iou"]):
+    for name, iou in zip(names, scores["iou"], strict=False):
         lines.append(f"  {name:<24}{'n/a' if not math.isfinite(iou) else f'{iou:.3f}':>8}")
     return "\n".join(lines)
 
@@ -301,8 +301,8 @@ def main(argv=None) -> int:
         "versions": {"fcnlib": fcnlib.__version__, "tensorflow": tf.__version__,
                      "keras": keras.__version__},
         "scores": {key: scores[key] for key, _ in SCORE_NAMES},
-        "iou": dict(zip(names, scores["iou"])),
-        "class_accuracy": dict(zip(names, scores["class_accuracy"])),
+        "iou": dict(zip(names, scores["iou"], strict=False)),
+        "class_accuracy": dict(zip(names, scores["class_accuracy"], strict=False)),
         "confusion_matrix": scores["confusion_matrix"], "history": history,
     }
     path = Path(args.output) / f"{record['run']}.json"

@@ -70,7 +70,7 @@ def class_names(task: str = "binary", profile=None) -> tuple[str, ...]:
 def synthetic_splits(task: str, profile: config.Profile, cache: bool = True) -> dict:
     """The profile's synthetic splits as arrays, generated once and then read from the cache.
 
-    Generating the quick profile's 1,100 scenes takes about 3 s, which every notebook that trains
+    Generating the quick profile's 1,100 scenes takes seconds, which every notebook that trains
     would spend again; the first call saves them in ``config.cache_dir() / "data"`` (one ``.npz``,
     written atomically) and later calls, in any process, read them back in a fraction of a second.
     The file name holds the task, the split sizes, the image size and a digest of the generator's

@@ -105,7 +105,7 @@ def resnet50_trunk(inputs, width: float = 1.0, output_stride: int = 32, blocks=N
     if len(blocks) != 4 or any(int(n) != n or n < 1 for n in blocks):
         raise ValueError(f"blocks must be four positive integers, one per stage; got {blocks!r}.")
     taps = {}
-    for stage, ((filters, _), count) in enumerate(zip(RESNET50_STAGES, blocks), start=2):
+    for stage, ((filters, _), count) in enumerate(zip(RESNET50_STAGES, blocks, strict=False), start=2):
         atrous = output_stride == 16 and stage == 5
         strides = 1 if stage == 2 or atrous else 2  # 1/4, 1/8, 1/16, 1/32 (or 1/16, dilated)
         for block in range(1, count + 1):

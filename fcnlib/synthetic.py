@@ -218,7 +218,7 @@ def write_folder(root, images, masks, classes, split=None, *, overwrite=False) -
         _clear_earlier(root, prefix, overwrite)
         digits = max(5, len(str(len(images) - 1)))
         stems = [f"{prefix}_{index:0{digits}d}" for index in range(len(images))]
-        for stem, image, mask in zip(stems, images, masks):
+        for stem, image, mask in zip(stems, images, masks, strict=False):
             files.write_image(root / "images" / f"{stem}.png", image)
             files.write_mask(root / "masks" / f"{stem}.png", mask)
         if split is not None:
@@ -332,7 +332,7 @@ def write_voc_tree(root, num_train: int = 8, num_val: int = 6, image_size=(80, 1
     voc = Path(root) / "VOCdevkit" / "VOC2012"
     images, masks = generate(num_train + num_val, image_size, "multiclass", seed)
     stems = [f"2007_{index:06d}" for index in range(num_train + num_val)]
-    for stem, image, mask in zip(stems, images, masks):
+    for stem, image, mask in zip(stems, images, masks, strict=False):
         files.write_image(voc / "JPEGImages" / f"{stem}.jpg", image)
         files.write_mask(voc / "SegmentationClass" / f"{stem}.png", mask)
     lists = voc / "ImageSets" / "Segmentation"

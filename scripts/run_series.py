@@ -46,8 +46,8 @@ from nbconvert import HTMLExporter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from fcnlib import config, files  # noqa: E402
 import runtimes  # noqa: E402  (scripts/runtimes.py: the measured runtimes of docs/runtimes.json)
+from fcnlib import config, files  # noqa: E402
 
 # The backend ipykernel selects in Jupyter(Lab) when MPLBACKEND is unset: figures go into the outputs.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -300,7 +300,7 @@ def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
         if not HEADER_SENTENCE.search(title):
             raise ValueError(f"{notebook}: its title cell has no '**Time:**' sentence")
         sentence = runtimes.header_sentence(number, path)
-        new_title = HEADER_SENTENCE.sub(lambda _: "\n".join(textwrap.wrap(sentence, 110)), title, count=1)
+        new_title = HEADER_SENTENCE.sub(lambda _, s=sentence: "\n".join(textwrap.wrap(s, 110)), title, count=1)
         if new_title != title:
             data["cells"][0]["source"] = new_title.splitlines(keepends=True)
             with files.atomic_path(notebook) as tmp:
@@ -311,7 +311,7 @@ def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
                          flags=re.M)
         if not row.search(readme):
             raise ValueError(f"{readme_path}: no table row for {notebook.name}")
-        readme = row.sub(lambda m: f"{m.group(1)} {runtimes.readme_cell(number, path)} {m.group(2)}", readme)
+        readme = row.sub(lambda m, n=number: f"{m.group(1)} {runtimes.readme_cell(n, path)} {m.group(2)}", readme)
     series_row = re.compile(r"^(\| time for the series \|)[^|]*(\|.*)$", flags=re.M)
     if not series_row.search(readme):
         raise ValueError(f"{readme_path}: no '| time for the series |' row in the profile table")

@@ -75,7 +75,7 @@ def run(commands_: dict[str, list[str]], logs: Path, side_by_side: bool = True, 
             running[name] = (process, log, waiter)
 
     def finish_others():
-        for name, (process, log, waiter) in running.items():
+        for name, (_process, log, waiter) in running.items():
             waiter.join()
             log.close()
             print(f"\n===== {name}: output of `{' '.join(commands_[name][1:])}` =====", file=out, flush=True)

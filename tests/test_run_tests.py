@@ -33,7 +33,7 @@ def test_the_verdict_passes_only_when_both_runs_pass(tmp_path, side_by_side, sta
     assert "notebook output" in text and "unit output" in text, text  # Both outputs reach the terminal...
     assert text.index("notebook output") < text.index("unit output")  # ... the streamed run's first.
     assert (tmp_path / "logs" / "unit.log").read_text().strip() == "unit output"
-    for name, status in zip(commands, statuses):
+    for name, status in zip(commands, statuses, strict=False):
         assert (f"{name:<10} passed" if status == 0 else f"{name:<10} FAILED (exit status {status})") in text
 
 

@@ -30,10 +30,10 @@ def test_shapes_and_dtypes_for_square_and_odd_sizes():
 def test_same_seed_gives_identical_bytes_and_prefixes_are_stable():
     first = synthetic.generate(6, (40, 56), "multiclass", seed=11)
     second = synthetic.generate(6, (40, 56), "multiclass", seed=11)
-    assert all(a.tobytes() == b.tobytes() for a, b in zip(first, second))
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(first, second, strict=False))
     # Scene i depends on (seed, i) only: asking for fewer scenes gives the same first ones.
     prefix = synthetic.generate(3, (40, 56), "multiclass", seed=11)
-    assert all(np.array_equal(a[:3], b) for a, b in zip(first, prefix))
+    assert all(np.array_equal(a[:3], b) for a, b in zip(first, prefix, strict=False))
     other = synthetic.generate(6, (40, 56), "multiclass", seed=12)
     assert not np.array_equal(first[0], other[0])
     # No two scenes of a seed are alike.
@@ -64,7 +64,7 @@ def _outline(mask):
 
 def test_void_band_follows_every_outline_and_only_outlines(scenes):
     _, binary, _, multiclass = scenes
-    for sign, labels in zip(binary, multiclass):
+    for sign, labels in zip(binary, multiclass, strict=False):
         outline = _outline(sign)
         void = labels == VOID
         # Every void pixel is within 2 px of a sign/background change (occluders' edges included)...

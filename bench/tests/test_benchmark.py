@@ -5,7 +5,6 @@ import dataclasses
 import inspect
 import json
 
-import keras
 import numpy as np
 import pytest
 
@@ -113,7 +112,7 @@ def test_the_1x1_fc6_head_keeps_the_centre_tap_of_the_pretrained_fc6():
     assert wide_kernel.shape[:2] == (3, 3) and narrow_kernel.shape[:2] == (1, 1)
     assert (narrow_kernel[0, 0] == wide_kernel[1, 1]).all() and (narrow_bias == wide_bias).all()
     for name in ("block1_conv1", "block5_conv3", "fc7"):  # The rest is the same pretrained network.
-        for a, b in zip(wide.get_layer(name).get_weights(), narrow.get_layer(name).get_weights()):
+        for a, b in zip(wide.get_layer(name).get_weights(), narrow.get_layer(name).get_weights(), strict=False):
             assert (a == b).all(), name
     assert narrow.get_layer("upscore32").trainable and not wide.get_layer("upscore32").trainable
 
@@ -128,7 +127,7 @@ def test_the_score_scale_multiplies_only_the_initial_score_layer():
     assert np.abs(plain_kernel).max() > 0 and np.allclose(scaled_kernel, 0.2 * plain_kernel)
     assert (scaled_bias == plain_bias).all()
     for name in ("fc7", "upscore32"):
-        for a, b in zip(plain.get_layer(name).get_weights(), scaled.get_layer(name).get_weights()):
+        for a, b in zip(plain.get_layer(name).get_weights(), scaled.get_layer(name).get_weights(), strict=False):
             assert (a == b).all(), name
     benchmark.train.set_seed(0)
     narrow = benchmark._fcn32s_variant(TINY, "glorot_uniform", "learned", fc6="centre", score_scale=0.2)

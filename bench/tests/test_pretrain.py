@@ -102,7 +102,7 @@ def test_synthetic_resnet_weights_load_by_name_into_the_d2l_fcn_and_deeplab():
     trunk = [layer.name for layer in classifier.layers if layer.weights and layer.name.startswith("conv")]
     assert [layer.name for layer in fcn.layers if layer.name in trunk] == trunk
     for name in ("conv1_conv", "conv3_block1_2_bn", "conv5_block1_3_conv"):
-        for mine, theirs in zip(fcn.get_layer(name).get_weights(), classifier.get_layer(name).get_weights()):
+        for mine, theirs in zip(fcn.get_layer(name).get_weights(), classifier.get_layer(name).get_weights(), strict=False):
             np.testing.assert_array_equal(mine, theirs)  # BatchNorm's moving statistics too.
     lab = deeplab.deeplabv3_plus(6, width=resnet.QUICK_WIDTH, blocks=resnet.QUICK_BLOCKS,
                                  image_size=resnet.QUICK_IMAGE_SIZE, weights="synthetic")

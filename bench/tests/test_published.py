@@ -44,8 +44,9 @@ def test_bilinear_mask_data_erodes_objects_but_invents_no_class():
     data = published.bilinear_mask_data(TINY)
     masks = np.concatenate([y.numpy() for _, y in data])
     assert masks.shape == (8, 64, 64) and set(np.unique(masks)) <= {0, 1}
-    from fcnlib import synthetic
     import tensorflow as tf
+
+    from fcnlib import synthetic
     _, big = synthetic.generate(8, 128, "binary", synthetic.SPLIT_SEEDS["train"])
     nearest = tf.image.resize(big[..., None], (64, 64), "nearest")[..., 0].numpy()
     # Truncating bilinear fractions shrinks every object: fewer foreground pixels than nearest.
