@@ -193,24 +193,39 @@ class PeakMemory:
             self._thread.join()
 
 
+def kernel_manager(folder: Path):
+    """A kernel manager whose kernel talks over Unix sockets in ``folder``; None (nbclient's TCP) on Windows.
+
+    Over TCP, ipykernel warns on every start that its traffic is not encrypted, a warning that would
+    precede each notebook's line of ``make series``. Sockets in a private temporary folder are local
+    to the machine, so there is nothing to warn about.
+    """
+    if os.name != "posix":
+        return None
+    from jupyter_client.manager import KernelManager
+
+    return KernelManager(kernel_name="python3", transport="ipc", ip=str(folder / "kernel"))
+
+
 def run_notebook(path: Path, output: Path, timeout: int) -> Result:
     """Executes one notebook in a fresh kernel; writes its executed copy and HTML page into ``output``."""
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     memory = PeakMemory()
-    client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
-
-    def on_start(**_):
-        pid = getattr(client.km.provisioner, "pid", None) if client.km is not None else None
-        if pid is not None:
-            memory.watch(pid)
-
-    client.on_notebook_start = on_start
-    client.on_cell_executed = lambda **_: memory.sample()
     status, detail = "ok", ""
     with tempfile.TemporaryDirectory(prefix="fcn-claims-") as scratch:
+        client = NotebookClient(
+            notebook, timeout=timeout, kernel_name="python3", km=kernel_manager(Path(scratch)),
+            resources={"metadata": {"path": str(path.parent)}}
+        )
+
+        def on_start(**_):
+            pid = getattr(client.km.provisioner, "pid", None) if client.km is not None else None
+            if pid is not None:
+                memory.watch(pid)
+
+        client.on_notebook_start = on_start
+        client.on_cell_executed = lambda **_: memory.sample()
         claims_file = Path(scratch) / "claims.jsonl"
         start = time.perf_counter()
         try:
