@@ -28,7 +28,8 @@ Convolutional Networks for Semantic Segmentation", CVPR 2015, https://arxiv.org/
 
 Example:
 
->>> from fcnlib import config, published  # doctest: +SKIP
+>>> from bench import published  # doctest: +SKIP
+>>> from fcnlib import config, recipes  # doctest: +SKIP
 >>> model = published.train_recipe("d2l_fcn", config.QUICK, recipes.make_datasets("binary"), 1)
 
 Introduced in README.md (Benchmarks).

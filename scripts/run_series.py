@@ -12,7 +12,7 @@ reused by later ones through the checkpoint cache. The exit status is non-zero i
 
 In the quick profile, when the checkpoint cache held no trained model at the start (`make clean-cache`),
 it also records the wall time of each notebook that ran without error, with the date and the machine, in
-`docs/runtimes.json` (`fcnlib.runtimes`): the one source of the quick runtimes that
+`docs/runtimes.json` (`scripts/runtimes.py`): the one source of the quick runtimes that
 the README and the notebook headers quote (`--no-record` leaves that file alone), and rewrites those quotes
 from it (`--quote-only` does just that); commit the file with them. `tests/test_runtimes.py` fails where a
 quote and the file disagree.

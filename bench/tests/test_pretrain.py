@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from fcnlib import backbone, config, deeplab, files, models, pipeline, pretrain, resnet, synthetic
+from bench import pretrain
+from fcnlib import backbone, config, deeplab, files, models, pipeline, resnet, synthetic
 
 
 def test_shipped_weights_match_their_checksum():

@@ -6,7 +6,8 @@ import dataclasses
 import keras
 import numpy as np
 
-from fcnlib import config, layers, published, recipes
+from bench import published
+from fcnlib import config, layers, recipes
 
 TINY = dataclasses.replace(config.QUICK, name="tiny", image_size=64, num_train=8, num_val=4,
                            num_test=4, batch_size=4, epochs=1)
