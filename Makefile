@@ -55,12 +55,12 @@ browser:
 	    || echo "Could not install chromium: tests/test_browser.py will be skipped."; \
 	else echo "No Chromium found: tests/test_browser.py will be skipped (install chromium to run it)."; fi
 
-# Benchmarks (README, "Benchmarks"): every model and the copied recipes, one budget; ~15 min on 2 cores.
+# The benchmark (bench/README.md): every model and the copied recipes, one budget (docs/RUNTIMES.md).
 bench: setup
-	FCN_PROFILE=$${FCN_PROFILE:-quick} $(BIN)/python -m fcnlib.bench
+	FCN_PROFILE=$${FCN_PROFILE:-quick} $(BIN)/python -m bench
 
 test-unit: setup
-	$(BIN)/python -m pytest tests -p no:cacheprovider
+	$(BIN)/python -m pytest tests bench -p no:cacheprovider
 
 clean-cache:
 	rm -rf .cache/fcnlib

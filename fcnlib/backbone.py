@@ -4,7 +4,7 @@ Layer names are those of ``keras.applications.VGG16`` (``block1_conv1`` ... ``bl
 ``flatten``, ``fc1``, ``fc2``, ``predictions``), so weights move between models by name. A ``width``
 multiplier scales every layer's channels: ``width=1`` is the real VGG16, ``width=0.25`` the quick
 profile's small network, whose weights (trained on the synthetic scenes by ``python -m
-fcnlib.pretrain``) ship in ``data/``. :mod:`fcnlib.models` re-exports everything here.
+bench.pretrain``) ship in ``data/``. :mod:`fcnlib.models` re-exports everything here.
 
 Example:
 
@@ -26,7 +26,7 @@ from fcnlib import config, files
 
 # Fully connected layers of the classifier and the convolutions that replace them in an FCN.
 FC_TO_CONV = {"fc1": "fc6", "fc2": "fc7"}
-REBUILD_COMMAND = "python -m fcnlib.pretrain"
+REBUILD_COMMAND = "python -m bench.pretrain"
 
 
 def _scaled(channels: int, width: float) -> int:
@@ -235,7 +235,7 @@ def load_backbone_weights(model: keras.Model, weights) -> list[str]:
         model: The model to fill (a classifier, the dense baseline or an FCN).
         weights: None (do nothing), ``"imagenet"`` (keras.applications, downloaded once),
             ``"synthetic"`` (``config.QUICK_BACKBONE_FILE``, checked against its SHA-256), a path to
-            a ``.keras`` model or to a ``.weights.h5`` file written by ``python -m fcnlib.pretrain``,
+            a ``.keras`` model or to a ``.weights.h5`` file written by ``python -m bench.pretrain``,
             or a ``keras.Model`` with VGG16 layer names.
 
     Returns:
@@ -275,7 +275,7 @@ def load_backbone_weights(model: keras.Model, weights) -> list[str]:
                 f"{source_name!r} has {[v.shape for v in values]}; check width and fc6_kernel (it "
                 "must equal the source's block5_pool size, e.g. 3 for the quick backbone)."
             )
-        layer.set_weights([v.reshape(s) for v, s in zip(values, shapes)])
+        layer.set_weights([v.reshape(s) for v, s in zip(values, shapes, strict=False)])
         copied.append(layer.name)
     if not copied:
         raise ValueError(f"Model {model.name!r} has no VGG16 backbone layers to load weights into.")

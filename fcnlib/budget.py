@@ -6,12 +6,16 @@ plus one forward pass over the test split for the notebook's scores. Forward FLO
 layer by layer from the architecture (2 x multiply-adds of every convolution, transposed
 convolution and dense layer), without building the model, so the setup cell of every notebook can
 say how long it will train; ``tests/test_budget.py`` checks the count against the layers of built
-models (``bench.forward_flops``).
+models. It is the project's one FLOP counter: the benchmark uses it for its GFLOP/s too.
+
+The recipes' facts (which variants exist, which stage a staged FCN starts from, how many epochs a
+stage trains, ``fc6``'s kernel) are :mod:`fcnlib.recipes`'. This module imports it inside the
+functions that need it, not at the top: the setup cell imports budget before TensorFlow is loaded
+quietly, and recipes loads TensorFlow.
 
 FLOPs become minutes at a stated throughput (:data:`THROUGHPUT`). For the GPUs it is a
-conservative *estimate* (a T4 peaks at 65 TFLOP/s in float16 on its tensor cores; we assume 8), to
-be replaced by a measurement; for the 2-core CPU it is the throughput ``make bench`` measured for
-an FCN-8s training step.
+conservative *estimate*, to be replaced by a measurement; for the 2-core CPU it is the throughput
+``make bench`` measured for an FCN-8s training step (bench/README.md).
 
 Example:
 
@@ -36,7 +40,7 @@ THROUGHPUT = {
     "a100": (40e12, "estimated: conservative for an A100-class GPU under mixed precision"),
 }
 # The recipes each notebook trains or loads, as (variant, task, upsampling, schedule); a staged
-# FCN-16s / FCN-8s needs its earlier stage too (counted through STAGED_FROM below).
+# FCN-16s / FCN-8s needs its earlier stage too (counted through recipes.STAGED_FROM).
 _FCN32 = ("fcn32s", "binary", "fixed", "staged")
 NOTEBOOK_RECIPES = {
     "00": (),
@@ -62,8 +66,6 @@ EXTRA_TRAINING = {
 NEEDS_DATA = ("00", "01", "02", "04", "05", "06")
 NEEDS_BACKBONE = ("01", "02", "04", "05", "06")
 VOC_BYTES = 1_999_639_040  # VOCtrainval_11-May-2012.tar
-STAGED_FROM = {"fcn16s": "fcn32s", "fcn8s": "fcn16s"}
-STAGED_EPOCH_SHARE = 0.5  # As recipes.STAGED_EPOCH_SHARE (kept here so budget imports no TensorFlow).
 # Minutes a notebook of the gpu profile may train on a T4, and the whole series.
 NOTEBOOK_LIMIT_MINUTES = 10
 SERIES_LIMIT_MINUTES = 45
@@ -101,7 +103,7 @@ def forward_flops(variant: str, profile="quick", task: str = "binary", image_siz
     """Forward FLOPs of one image through a series model, counted from its architecture.
 
     Args:
-        variant: ``"dense"``, ``"fcn32s"``, ``"fcn16s"`` or ``"fcn8s"``.
+        variant: One of ``recipes.VARIANTS``: ``"dense"``, ``"fcn32s"``, ``"fcn16s"`` or ``"fcn8s"``.
         profile: A profile name or :class:`config.Profile` (width, image size, ``fc6`` kernel).
         task: ``"binary"`` or ``"multiclass"`` (the number of score channels).
         image_size: Side of the square input; the profile's (224 for the dense baseline with
@@ -110,6 +112,10 @@ def forward_flops(variant: str, profile="quick", task: str = "binary", image_siz
     Returns:
         2 x the multiply-adds of every convolution, transposed convolution and dense layer.
     """
+    from fcnlib import recipes
+
+    if variant not in recipes.VARIANTS:
+        raise ValueError(f"Unknown variant {variant!r}; choose one of {recipes.VARIANTS}.")
     profile = _profile(profile)
     imagenet = profile.backbone_weights == "imagenet"
     if image_size is None:
@@ -122,7 +128,7 @@ def forward_flops(variant: str, profile="quick", task: str = "binary", image_siz
     classes = _num_classes(task, profile)
     side = math.ceil(image_size / 32) * 32
     s32, s16, s8 = side // 32, side // 16, side // 8
-    fc6 = 7 if imagenet else config.QUICK.image_size // 32
+    fc6 = recipes.fc6_kernel(profile)
     total += _conv(s32, s32, fc6, channels[-1], units) + _conv(s32, s32, 1, units, units)
     total += _conv(s32, s32, 1, units, classes)  # score_fr
     if variant == "fcn32s":
@@ -135,8 +141,10 @@ def forward_flops(variant: str, profile="quick", task: str = "binary", image_siz
 
 
 def _recipe_epochs(variant, schedule, profile):
-    if variant in STAGED_FROM and schedule == "staged":
-        return max(1, round(profile.epochs * STAGED_EPOCH_SHARE))
+    from fcnlib import recipes
+
+    if variant in recipes.STAGED_FROM and schedule == "staged":
+        return recipes.stage_epochs(profile.epochs)
     return profile.epochs
 
 
@@ -149,10 +157,12 @@ def recipe_flops(recipe, profile) -> float:
     return epochs * (3 * profile.num_train + profile.num_val) * flops
 
 
-def _closure(recipes):
+def _closure(runs):
     """The recipes with the earlier stages a staged FCN-16s / FCN-8s starts from, in order."""
+    from fcnlib.recipes import STAGED_FROM
+
     needed = []
-    for recipe in recipes:
+    for recipe in runs:
         chain, (variant, task, upsampling, schedule) = [], recipe
         while True:
             chain.append((variant, task, upsampling, schedule))

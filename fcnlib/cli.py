@@ -1,8 +1,8 @@
 """The command line: train one recipe, score it on the test split, write the scores as JSON.
 
 Three ways to start it, all running :func:`main`: the ``fcn-train`` script that installing the
-package creates (``[project.scripts]`` in pyproject.toml), ``python -m fcnlib.cli``, and
-``python -m fcnlib.train`` (the name the docs use; train.py hands over to this module). It trains through
+package creates (``[project.scripts]`` in pyproject.toml), ``python -m fcnlib`` (``fcnlib/__main__.py``)
+and ``python -m fcnlib.cli``. It trains through
 ``recipes.train_model`` (so the checkpoint cache of the notebooks is shared: a model a notebook
 trained is loaded, not trained again), evaluates with ``recipes.scores``, prints the FCN paper's
 four scores and the IoU of every class, and writes them to ``<output>/<run>.json`` atomically.
@@ -12,7 +12,7 @@ through ``devices.default_strategy()``. docs/FULL_PROFILE.md is the walk-through
 Examples::
 
     fcn-train --dataset synthetic --model fcn8s                         # offline, CPU, minutes
-    python -m fcnlib.train --dataset voc --download --model fcn8s --task multiclass \\
+    python -m fcnlib --dataset voc --download --model fcn8s --task multiclass \\
         --mixed-precision                                                # GPU, the paper's 21 classes
 """
 
@@ -37,14 +37,20 @@ SCORE_NAMES = (("pixel_accuracy", "pixel accuracy"), ("mean_accuracy", "mean acc
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of ``fcn-train`` (also ``python -m fcnlib.cli`` / ``fcnlib.train``)."""
+    """The argument parser of ``fcn-train`` (also ``python -m fcnlib`` / ``fcnlib.cli``).
+
+    The model and task choices are ``recipes.VARIANTS`` and ``recipes.TASKS``: a variant added there
+    is one the command line trains.
+    """
+    from fcnlib import recipes
+
     p = argparse.ArgumentParser(
         prog="fcn-train",
         description="Train an FCN (or the dense baseline) with the series' recipe, or load it from "
                     "the checkpoint cache, then score it on the test split: pixel accuracy, mean "
                     "accuracy, mean IU, frequency weighted IU and per-class IoU, printed and "
                     "written as JSON.",
-        epilog="Also started as python -m fcnlib.cli or python -m fcnlib.train. Data: VOC is "
+        epilog="Also started as python -m fcnlib or python -m fcnlib.cli. Data: VOC is "
                "read from $FCN_DATA_DIR/voc and $FCN_DATA_DIR/sbd (FCN_DATA_DIR "
                "defaults to ~/fcn_data); checkpoints go to $FCN_CACHE_DIR (default .cache/fcnlib "
                "in a checkout, the user cache folder otherwise). Full walk-through: docs/FULL_PROFILE.md.",
@@ -52,10 +58,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=sorted(DATASET_PROFILES), default=None,
                    help="synthetic: the embedded street scenes, offline (quick profile); voc: "
                         "PASCAL VOC 2012 + SBD (full profile). Default: the profile's dataset.")
-    p.add_argument("--model", choices=("dense", "fcn32s", "fcn16s", "fcn8s"), default="fcn8s",
+    p.add_argument("--model", choices=recipes.VARIANTS, default="fcn8s",
                    help="The variant to train; dense is the learner's baseline (binary only). "
                         "Default: %(default)s.")
-    p.add_argument("--task", choices=("binary", "multiclass"), default="binary",
+    p.add_argument("--task", choices=recipes.TASKS, default="binary",
                    help="binary: object vs background; multiclass: every class (21 on VOC, the "
                         "paper's setting). Default: %(default)s.")
     p.add_argument("--schedule", choices=("staged", "at_once"), default="staged",
@@ -158,11 +164,11 @@ def voc_missing_message(error) -> str:
         f"Expected location: {root / 'voc' / 'VOCdevkit' / 'VOC2012'} and the SBD in "
         f"{root / 'sbd' / 'benchmark_RELEASE'} ({source}).\n"
         "Download them (about 2 GB + 1.4 GB, verified and resumable):\n"
-        "    python -m fcnlib.train --dataset voc --download ...\n"
+        "    python -m fcnlib --dataset voc --download ...\n"
         "or in Python: from fcnlib import download; download.download_voc(); "
         "download.download_sbd()\n"
         "or copy them there by hand (docs/FULL_PROFILE.md, 'When the servers are down').\n"
-        "Without any download: python -m fcnlib.train --dataset synthetic")
+        "Without any download: python -m fcnlib --dataset synthetic")
 
 
 def check_output(folder) -> str | None:
@@ -217,13 +223,13 @@ def format_scores(scores: dict, names) -> str:
     """The four paper scores and a per-class IoU table, as text."""
     lines = [f"  {label:<24}{scores[key]:8.3f}" for key, label in SCORE_NAMES]
     lines += ["", f"  {'class':<24}{'IoU':>8}"]
-    for name, iou in zip(names, scores["iou"]):
+    for name, iou in zip(names, scores["iou"], strict=False):
         lines.append(f"  {name:<24}{'n/a' if not math.isfinite(iou) else f'{iou:.3f}':>8}")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    """Runs ``fcn-train`` (``python -m fcnlib.cli``, ``python -m fcnlib.train``); returns the exit status.
+    """Runs ``fcn-train`` (``python -m fcnlib``, ``python -m fcnlib.cli``); returns the exit status.
 
     0: done; 1: the scores could not be written (they are printed instead); 2: bad arguments or
     data, found before training (``--output`` is checked first).
@@ -295,8 +301,8 @@ def main(argv=None) -> int:
         "versions": {"fcnlib": fcnlib.__version__, "tensorflow": tf.__version__,
                      "keras": keras.__version__},
         "scores": {key: scores[key] for key, _ in SCORE_NAMES},
-        "iou": dict(zip(names, scores["iou"])),
-        "class_accuracy": dict(zip(names, scores["class_accuracy"])),
+        "iou": dict(zip(names, scores["iou"], strict=False)),
+        "class_accuracy": dict(zip(names, scores["class_accuracy"], strict=False)),
         "confusion_matrix": scores["confusion_matrix"], "history": history,
     }
     path = Path(args.output) / f"{record['run']}.json"

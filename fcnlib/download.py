@@ -16,8 +16,8 @@ and the fallback that always works: the embedded dataset, :mod:`fcnlib.synthetic
 
 from __future__ import annotations
 
-import dataclasses
 import contextlib
+import dataclasses
 import errno
 import filecmp
 import gzip

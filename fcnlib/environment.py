@@ -23,7 +23,6 @@ import os
 import platform
 import re
 import shutil
-
 from pathlib import Path
 
 from fcnlib import budget, config, install

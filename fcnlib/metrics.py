@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from fcnlib import config, progress
-
 
 
 def _num_labels(num_classes):

@@ -36,8 +36,8 @@ def shapes_only():
     """Builds models whose weights have shapes but no values, so that nothing big is allocated.
 
     Keras fills every weight when a layer is built: the learner's 340-million-parameter model holds
-    1.3 GiB of weights, and a Python process building it peaks at about 4.4 GiB while their random
-    values are drawn. Inside this context Keras creates the weights uninitialised instead
+    1.3 GiB of float32 weights, and drawing their random values takes several times that in memory
+    (docs/RUNTIMES.md). Inside this context Keras creates the weights uninitialised instead
     (``keras.StatelessScope`` with ``initialize_variables=False``): ``summary()``,
     ``count_params()`` and the weight shapes work, but the model holds no weight values, so it is
     for inspecting, not for predicting or training; build it with ``weights=None``. On exit, even
@@ -317,7 +317,7 @@ def convolutionalize(classifier: keras.Model, padding: str = "valid") -> keras.M
         copies.append((layer, new))
     model = keras.Model(inputs, x, name=f"{classifier.name}_conv")
     for old, new in copies:
-        new.set_weights([v.reshape(w.shape) for v, w in zip(old.get_weights(), new.weights)])
+        new.set_weights([v.reshape(w.shape) for v, w in zip(old.get_weights(), new.weights, strict=False)])
     return model
 
 

@@ -241,10 +241,9 @@ def autotune_default() -> bool:
 
     The autotuner runs a thread that models the pipeline and re-optimises it while training. Next to
     an accelerator that thread uses a CPU the model does not need. On a CPU-only machine it competes
-    with training for the same cores: on the README's 2-core x86 machine, the quick FCN-32s trained
-    for 6 epochs (validation included) in 116 s with it and 95 s without, mean of two runs each, with
-    the same test IoU (``python -m fcnlib.bench --autotune``). With it, most epochs began with a 5-9 s
-    wait while the last epoch's iterator shut its autotuning thread down.
+    with training for the same cores, and each new epoch waits while the last epoch's iterator shuts
+    its autotuning thread down: on two cores the quick FCN-32s trains faster without it, to the same
+    test IoU (``python -m bench --autotune``; the numbers are in bench/README.md).
     """
     return bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))
 

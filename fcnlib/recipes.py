@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import _shapes, config, datasets, devices, files, metrics, models, pipeline, synthetic, train
+from fcnlib import _scene_painter, config, datasets, devices, files, metrics, models, pipeline, synthetic, train
 
 VARIANTS = ("dense", "fcn32s", "fcn16s", "fcn8s")
 SCHEDULES = ("staged", "at_once")
@@ -38,6 +38,15 @@ SEED = 0  # Seed of every recipe: weights, shuffling, dropout.
 # A staged FCN-16s or FCN-8s fine-tunes for this share of the profile's epochs (at least one): it
 # starts from a trained model, as in the paper, where the later stages train for less time.
 STAGED_EPOCH_SHARE = 0.5
+
+
+def stage_epochs(epochs: int) -> int:
+    """The epochs a staged FCN-16s or FCN-8s fine-tunes for, when FCN-32s trains ``epochs``.
+
+    ``STAGED_EPOCH_SHARE`` of them, at least one. ``train_model``, :mod:`fcnlib.budget` and the
+    benchmark all count the stages with this function, so they agree on what a staged chain costs.
+    """
+    return max(1, round(epochs * STAGED_EPOCH_SHARE))
 
 
 def _profile(profile) -> config.Profile:
@@ -61,7 +70,7 @@ def class_names(task: str = "binary", profile=None) -> tuple[str, ...]:
 def synthetic_splits(task: str, profile: config.Profile, cache: bool = True) -> dict:
     """The profile's synthetic splits as arrays, generated once and then read from the cache.
 
-    Generating the quick profile's 1,100 scenes takes about 3 s, which every notebook that trains
+    Generating the quick profile's 1,100 scenes takes seconds, which every notebook that trains
     would spend again; the first call saves them in ``config.cache_dir() / "data"`` (one ``.npz``,
     written atomically) and later calls, in any process, read them back in a fraction of a second.
     The file name holds the task, the split sizes, the image size and a digest of the generator's
@@ -95,7 +104,7 @@ def synthetic_splits(task: str, profile: config.Profile, cache: bool = True) -> 
 
 def _splits_file(task: str, profile: config.Profile) -> Path:
     """Where :func:`synthetic_splits` keeps the profile's scenes of ``task``."""
-    generator = b"".join(Path(module.__file__).read_bytes() for module in (synthetic, _shapes))
+    generator = b"".join(Path(module.__file__).read_bytes() for module in (synthetic, _scene_painter))
     digest = files.sha256(generator + np.__version__.encode())[:12]
     sizes = "-".join(str(size) for size in (profile.num_train, profile.num_val, profile.num_test))
     return config.cache_dir() / "data" / f"synthetic-{task}-{sizes}-{profile.image_size}px-{digest}.npz"
@@ -204,7 +213,11 @@ def _image_size(data) -> tuple:
 
 
 def fc6_kernel(profile=None) -> int:
-    """``fc6``'s kernel: 7 for ImageNet VGG16 (224 / 32), 3 for the quick backbone (96 / 32)."""
+    """``fc6``'s kernel: 7 for ImageNet VGG16 (224 / 32), 3 for the quick backbone (96 / 32).
+
+    ``fc6`` is the classifier's ``fc1`` turned into a convolution, so its kernel is the side of the
+    pool5 map the backbone was pretrained on. :mod:`fcnlib.budget` counts FLOPs with this rule too.
+    """
     return 7 if _profile(profile).backbone_weights == "imagenet" else config.QUICK.image_size // 32
 
 
@@ -323,7 +336,7 @@ def train_model(variant: str, task: str = "binary", upsampling: str = "fixed",
     if variant == "dense":
         loss, metric = metrics.MaskedBinaryCrossentropy(), ["accuracy"]
     epochs = epochs or profile.epochs
-    own_epochs = max(1, round(epochs * STAGED_EPOCH_SHARE)) if staged else epochs
+    own_epochs = stage_epochs(epochs) if staged else epochs
     train.set_seed(SEED)  # The shuffle's seed comes from the global seed too: fix both, then build.
     train_data = datasets.rebuild_train() if isinstance(datasets, Splits) else datasets["train"]
     with _profile_precision(profile, strategy):
@@ -355,7 +368,11 @@ def scores(model, data, task: str = "binary", profile=None) -> dict:
     return metrics.evaluate(model, data, num_classes)
 
 
-def predict_labels(model, images) -> np.ndarray:
-    """Class indices (N, H, W) for raw images (N, H, W, 3), preprocessed as the series does."""
-    pipeline.check_scale(images, "raw", "recipes.predict_labels")
+def segment_images(model, images) -> np.ndarray:
+    """Class indices (N, H, W) for raw images (N, H, W, 3), preprocessed as the series does.
+
+    The whole path from raw images: ``pipeline.preprocess_vgg16``, ``model.predict``, then
+    :func:`fcnlib.metrics.predict_labels`, which turns model outputs into class indices.
+    """
+    pipeline.check_scale(images, "raw", "recipes.segment_images")
     return metrics.predict_labels(model.predict(pipeline.preprocess_vgg16(images), verbose=0))

@@ -35,12 +35,12 @@ from fcnlib import config, layers
 RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))
 BN_EPSILON = 1.001e-5  # As keras.applications.ResNet50.
 # The ResNet whose weights ship in data/ (config.QUICK_RESNET_FILE), trained on the synthetic scenes
-# by `python -m fcnlib.pretrain --backbone resnet50`: 1/8 of ResNet50's channels, one bottleneck block
+# by `python -m bench.pretrain --backbone resnet50`: 1/8 of ResNet50's channels, one bottleneck block
 # per stage (the first block of each of ResNet50's stages, with its layer names), 64x64 input.
 QUICK_WIDTH = 0.125
 QUICK_BLOCKS = (1, 1, 1, 1)
 QUICK_IMAGE_SIZE = 64
-REBUILD_COMMAND = "python -m fcnlib.pretrain --backbone resnet50"
+REBUILD_COMMAND = "python -m bench.pretrain --backbone resnet50"
 
 
 def _scaled(channels, width):
@@ -105,7 +105,7 @@ def resnet50_trunk(inputs, width: float = 1.0, output_stride: int = 32, blocks=N
     if len(blocks) != 4 or any(int(n) != n or n < 1 for n in blocks):
         raise ValueError(f"blocks must be four positive integers, one per stage; got {blocks!r}.")
     taps = {}
-    for stage, ((filters, _), count) in enumerate(zip(RESNET50_STAGES, blocks), start=2):
+    for stage, ((filters, _), count) in enumerate(zip(RESNET50_STAGES, blocks, strict=False), start=2):
         atrous = output_stride == 16 and stage == 5
         strides = 1 if stage == 2 or atrous else 2  # 1/4, 1/8, 1/16, 1/32 (or 1/16, dilated)
         for block in range(1, count + 1):
@@ -116,7 +116,7 @@ def resnet50_trunk(inputs, width: float = 1.0, output_stride: int = 32, blocks=N
     return taps
 
 
-def quick_classifier(pretrained: bool = False) -> keras.Model:
+def quick_resnet_classifier(pretrained: bool = False) -> keras.Model:
     """Builds the small ResNet50 whose weights ship in ``data/``: a sign classifier on the trunk.
 
     ``resnet50_trunk`` at ``QUICK_WIDTH`` with ``QUICK_BLOCKS`` on ``QUICK_IMAGE_SIZE`` pixels,
@@ -143,7 +143,7 @@ def _source_model(weights):
     if isinstance(weights, keras.Model):
         return weights
     if weights == "synthetic":
-        return quick_classifier(pretrained=True)
+        return quick_resnet_classifier(pretrained=True)
     if weights == "imagenet":
         return keras.applications.ResNet50(weights="imagenet", include_top=False)
     path = Path(weights)
@@ -153,8 +153,8 @@ def _source_model(weights):
     if path.suffix == ".keras":
         return keras.saving.load_model(path, compile=False)
     if path.name.endswith(".weights.h5") or path.suffix == ".h5":
-        if path.name.endswith(".weights.h5"):  # A file that `fcnlib.pretrain --backbone resnet50` wrote?
-            small = quick_classifier()
+        if path.name.endswith(".weights.h5"):  # A file that `bench.pretrain --backbone resnet50` wrote?
+            small = quick_resnet_classifier()
             try:
                 small.load_weights(path)
                 return small
@@ -165,7 +165,7 @@ def _source_model(weights):
             source.load_weights(path)
         except Exception as error:
             raise ValueError(f"{path} holds no weights of keras.applications.ResNet50(include_top="
-                             f"False) at width 1.0, nor of resnet.quick_classifier(). Cause: {error}") from error
+                             f"False) at width 1.0, nor of resnet.quick_resnet_classifier(). Cause: {error}") from error
         return source
     raise ValueError(f"Unknown ResNet50 weights {weights!r}; pass None, 'imagenet', 'synthetic', a "
                      "model, or the path of a .keras, .weights.h5 or .h5 file.")
@@ -177,7 +177,7 @@ def load_resnet50_weights(model: keras.Model, weights) -> list[str]:
     Args:
         model: A model built on :func:`resnet50_trunk` (any head; heads have other names).
         weights: None (nothing), ``"imagenet"`` (``keras.applications.ResNet50``, downloaded once,
-            98 MB), ``"synthetic"`` (the shipped :func:`quick_classifier`, checked against its
+            98 MB), ``"synthetic"`` (the shipped :func:`quick_resnet_classifier`, checked against its
             SHA-256; only for ``width=QUICK_WIDTH`` and ``blocks=QUICK_BLOCKS``), a ``keras.Model``
             with ResNet50's layer names, or the path of a ``.keras`` model or of a ``.weights.h5`` /
             ``.h5`` file of ``ResNet50(include_top=False)``.

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fcnlib import _shapes, config, files, progress
+from fcnlib import _scene_painter, config, files, progress
 
 TASKS = {"binary": config.BINARY_CLASSES, "multiclass": config.MULTICLASS_CLASSES}
 # Fixed seeds of the profile splits; distinct, so that no scene is in two splits.
@@ -118,7 +118,7 @@ def generate(num_images: int, image_size=96, task: str = "binary", seed: int = 0
     with progress.Progress(num_images, f"Generating {num_images:,} synthetic scenes", unit="scenes") as bar:
         for index in range(num_images):
             rng = np.random.default_rng([int(seed), index])
-            images[index], labels = _shapes.render_scene(rng, height, width)
+            images[index], labels = _scene_painter.render_scene(rng, height, width)
             masks[index] = (labels > 0) if task == "binary" else void_band(labels)
             bar.update(index + 1)
     return images, masks
@@ -218,7 +218,7 @@ def write_folder(root, images, masks, classes, split=None, *, overwrite=False) -
         _clear_earlier(root, prefix, overwrite)
         digits = max(5, len(str(len(images) - 1)))
         stems = [f"{prefix}_{index:0{digits}d}" for index in range(len(images))]
-        for stem, image, mask in zip(stems, images, masks):
+        for stem, image, mask in zip(stems, images, masks, strict=False):
             files.write_image(root / "images" / f"{stem}.png", image)
             files.write_mask(root / "masks" / f"{stem}.png", mask)
         if split is not None:
@@ -289,7 +289,7 @@ def presence_labels(masks, num_classes: int, min_pixels: int = MIN_PRESENCE_PIXE
     >>> presence_labels(masks, 6).shape
     (2, 5)
 
-    Used by ``fcnlib.pretrain`` to train the quick profile's backbone as a sign classifier.
+    Used by ``bench.pretrain`` to train the quick profile's backbone as a sign classifier.
     """
     masks = np.asarray(masks)
     if masks.ndim != 3 or not (np.issubdtype(masks.dtype, np.integer) or masks.dtype == bool):
@@ -332,7 +332,7 @@ def write_voc_tree(root, num_train: int = 8, num_val: int = 6, image_size=(80, 1
     voc = Path(root) / "VOCdevkit" / "VOC2012"
     images, masks = generate(num_train + num_val, image_size, "multiclass", seed)
     stems = [f"2007_{index:06d}" for index in range(num_train + num_val)]
-    for stem, image, mask in zip(stems, images, masks):
+    for stem, image, mask in zip(stems, images, masks, strict=False):
         files.write_image(voc / "JPEGImages" / f"{stem}.jpg", image)
         files.write_mask(voc / "SegmentationClass" / f"{stem}.png", mask)
     lists = voc / "ImageSets" / "Segmentation"

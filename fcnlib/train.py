@@ -463,10 +463,3 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
                       "model.save_weights(...).")
     return model, history
 
-
-if __name__ == "__main__":
-    # ``python -m fcnlib.train`` is the command line, which lives in fcnlib.cli and imports this
-    # module: run cli as the program instead of importing it, so train never depends on cli.
-    import runpy
-
-    runpy.run_module("fcnlib.cli", run_name="__main__", alter_sys=True)

@@ -46,7 +46,9 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from fcnlib import files, runtimes  # noqa: E402  (the measured runtimes of docs/runtimes.json)
+sys.path.insert(0, str(ROOT / "scripts"))
+import runtimes  # noqa: E402  (scripts/runtimes.py: the measured runtimes of docs/runtimes.json)
+from fcnlib import files  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 COURSE = ROOT / "build" / "classroom"
@@ -128,7 +130,7 @@ def exercises(path: Path) -> list[Exercise]:
         if match and match.group(3) == "task" and (title := TITLE.search(cell.source)):
             titles[match.group(2)] = title
     found = []
-    for cell, meta in _nbgrader_cells(notebook):
+    for _cell, meta in _nbgrader_cells(notebook):
         match = GRADE_ID.match(meta.get("grade_id", ""))
         if meta.get("grade") and match:  # A test cell (autograded) or a written answer (graded by hand).
             title = titles.get(match.group(2))
@@ -524,7 +526,7 @@ def autograde(submissions: Path, course: Path = COURSE, force: bool = False, fee
     if missing:
         print(f"Releasing {', '.join(missing)} first (not released in {course} yet).")
         release([NOTEBOOKS / f"{stem}.ipynb" for stem in missing], course, timeout)
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    now = datetime.datetime.now(datetime.UTC).isoformat()
     flagged = []
     for (student, stem), path in sorted(found.items()):
         target = course / "submitted" / student / stem / f"{stem}.ipynb"

@@ -12,7 +12,7 @@ reused by later ones through the checkpoint cache. The exit status is non-zero i
 
 In the quick profile, when the checkpoint cache held no trained model at the start (`make clean-cache`),
 it also records the wall time of each notebook that ran without error, with the date and the machine, in
-`docs/runtimes.json` (`fcnlib.runtimes`): the one source of the quick runtimes that
+`docs/runtimes.json` (`scripts/runtimes.py`): the one source of the quick runtimes that
 the README and the notebook headers quote (`--no-record` leaves that file alone), and rewrites those quotes
 from it (`--quote-only` does just that); commit the file with them. `tests/test_runtimes.py` fails where a
 quote and the file disagree.
@@ -45,7 +45,9 @@ from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from fcnlib import config, files, runtimes  # noqa: E402
+sys.path.insert(0, str(ROOT / "scripts"))
+import runtimes  # noqa: E402  (scripts/runtimes.py: the measured runtimes of docs/runtimes.json)
+from fcnlib import config, files  # noqa: E402
 
 # The backend ipykernel selects in Jupyter(Lab) when MPLBACKEND is unset: figures go into the outputs.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -191,24 +193,39 @@ class PeakMemory:
             self._thread.join()
 
 
+def kernel_manager(folder: Path):
+    """A kernel manager whose kernel talks over Unix sockets in ``folder``; None (nbclient's TCP) on Windows.
+
+    Over TCP, ipykernel warns on every start that its traffic is not encrypted, a warning that would
+    precede each notebook's line of ``make series``. Sockets in a private temporary folder are local
+    to the machine, so there is nothing to warn about.
+    """
+    if os.name != "posix":
+        return None
+    from jupyter_client.manager import KernelManager
+
+    return KernelManager(kernel_name="python3", transport="ipc", ip=str(folder / "kernel"))
+
+
 def run_notebook(path: Path, output: Path, timeout: int) -> Result:
     """Executes one notebook in a fresh kernel; writes its executed copy and HTML page into ``output``."""
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     memory = PeakMemory()
-    client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
-
-    def on_start(**_):
-        pid = getattr(client.km.provisioner, "pid", None) if client.km is not None else None
-        if pid is not None:
-            memory.watch(pid)
-
-    client.on_notebook_start = on_start
-    client.on_cell_executed = lambda **_: memory.sample()
     status, detail = "ok", ""
     with tempfile.TemporaryDirectory(prefix="fcn-claims-") as scratch:
+        client = NotebookClient(
+            notebook, timeout=timeout, kernel_name="python3", km=kernel_manager(Path(scratch)),
+            resources={"metadata": {"path": str(path.parent)}}
+        )
+
+        def on_start(**_):
+            pid = getattr(client.km.provisioner, "pid", None) if client.km is not None else None
+            if pid is not None:
+                memory.watch(pid)
+
+        client.on_notebook_start = on_start
+        client.on_cell_executed = lambda **_: memory.sample()
         claims_file = Path(scratch) / "claims.jsonl"
         start = time.perf_counter()
         try:
@@ -270,7 +287,7 @@ def cached_models(cache: Path | None = None) -> list[Path]:
 def record_runtimes(results: list[Result], profile: str, path: Path | None = None) -> dict:
     """Writes the wall seconds of the notebooks that ran without error into the runtimes file (quick only)."""
     path = runtimes.RUNTIMES_FILE if path is None else path
-    if profile != runtimes.PROFILE or os.environ.get("FCN_SMOKE", "").strip().lower() not in ("", "0", "false", "no"):
+    if profile != runtimes.PROFILE or config.smoke_mode():
         return {}
     measured = {result.name[:2]: result.seconds for result in results if result.status == "ok"}
     if measured:
@@ -298,7 +315,7 @@ def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
         if not HEADER_SENTENCE.search(title):
             raise ValueError(f"{notebook}: its title cell has no '**Time:**' sentence")
         sentence = runtimes.header_sentence(number, path)
-        new_title = HEADER_SENTENCE.sub(lambda _: "\n".join(textwrap.wrap(sentence, 110)), title, count=1)
+        new_title = HEADER_SENTENCE.sub(lambda _, s=sentence: "\n".join(textwrap.wrap(s, 110)), title, count=1)
         if new_title != title:
             data["cells"][0]["source"] = new_title.splitlines(keepends=True)
             with files.atomic_path(notebook) as tmp:
@@ -309,7 +326,7 @@ def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
                          flags=re.M)
         if not row.search(readme):
             raise ValueError(f"{readme_path}: no table row for {notebook.name}")
-        readme = row.sub(lambda m: f"{m.group(1)} {runtimes.readme_cell(number, path)} {m.group(2)}", readme)
+        readme = row.sub(lambda m, n=number: f"{m.group(1)} {runtimes.readme_cell(n, path)} {m.group(2)}", readme)
     series_row = re.compile(r"^(\| time for the series \|)[^|]*(\|.*)$", flags=re.M)
     if not series_row.search(readme):
         raise ValueError(f"{readme_path}: no '| time for the series |' row in the profile table")

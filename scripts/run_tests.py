@@ -9,8 +9,9 @@ Two pytest processes run at the same time:
 * ``notebooks``: every notebook under nbval (``pytest notebooks --nbval-lax --nbval-current-env``),
   in order, in one process: 02 trains the FCN-32s that 04, 05 and 06 load from the checkpoint cache.
   Its output streams to the terminal.
-* ``unit``: the unit and smoke tests (``pytest tests``). Each test keeps its data and checkpoint cache
-  in its own temporary folder (``tests/conftest.py``), so nothing it does meets the notebooks' cache.
+* ``unit``: the unit and smoke tests and the lab's tests (``pytest tests bench``). Each test keeps its data
+  and checkpoint cache in its own temporary folder (``tests/conftest.py``, ``bench/conftest.py``), so
+  nothing it does meets the notebooks' cache.
   Its output goes to ``<logs>/unit.log`` and is printed when both are done.
 
 Much of either run is single-threaded Python (building models, tracing, starting kernels), so on a
@@ -40,7 +41,7 @@ def commands(python: str = sys.executable, extra=()) -> dict[str, list[str]]:
     """The two pytest commands, by name, in the order their output is shown."""
     return {
         "notebooks": [python, "-m", "pytest", "notebooks", "--nbval-lax", "--nbval-current-env", *COMMON, *extra],
-        "unit": [python, "-m", "pytest", "tests", *COMMON, *extra],
+        "unit": [python, "-m", "pytest", "tests", "bench", *COMMON, *extra],
     }
 
 
@@ -74,7 +75,7 @@ def run(commands_: dict[str, list[str]], logs: Path, side_by_side: bool = True, 
             running[name] = (process, log, waiter)
 
     def finish_others():
-        for name, (process, log, waiter) in running.items():
+        for name, (_process, log, waiter) in running.items():
             waiter.join()
             log.close()
             print(f"\n===== {name}: output of `{' '.join(commands_[name][1:])}` =====", file=out, flush=True)

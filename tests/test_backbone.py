@@ -94,7 +94,7 @@ def test_load_from_keras_file_and_pretrain_weights_file(tmp_path):
     backbone.load_backbone_weights(fcn, str(tmp_path / "quick.weights.h5"))
     np.testing.assert_array_equal(fcn.get_layer("block5_conv3").bias, quick.get_layer("block5_conv3").bias)
     (tmp_path / "junk.weights.h5").write_bytes(b"not hdf5")
-    with pytest.raises(ValueError, match="junk.weights.h5.*fcnlib.pretrain"):
+    with pytest.raises(ValueError, match="junk.weights.h5.*bench.pretrain"):
         backbone.load_backbone_weights(fcn, tmp_path / "junk.weights.h5")
 
 
@@ -103,11 +103,11 @@ def test_synthetic_weights_are_checked_before_use(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "QUICK_BACKBONE_FILE", weights)
     monkeypatch.setattr(config, "QUICK_BACKBONE_SHA256_FILE", sha)
     model = backbone.vgg16_classifier((64, 64, 3), num_classes=2, width=0.0625)
-    with pytest.raises(FileNotFoundError, match="python -m fcnlib.pretrain"):
+    with pytest.raises(FileNotFoundError, match="python -m bench.pretrain"):
         backbone.load_backbone_weights(model, "synthetic")
     weights.write_bytes(b"weights")
     sha.write_text("0" * 64 + "  w.weights.h5\n")
-    with pytest.raises(ValueError, match="SHA-256.*python -m fcnlib.pretrain"):
+    with pytest.raises(ValueError, match="SHA-256.*python -m bench.pretrain"):
         backbone.load_backbone_weights(model, "synthetic")
 
 

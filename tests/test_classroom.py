@@ -229,7 +229,7 @@ def test_release_strips_solutions_and_hidden_tests(course, path):
             assert student.metadata.get("editable") is False, f"{grade_id}: test cells are read-only for students"
     lesson = [cell.source for cell in source.cells if "nbgrader" not in cell.metadata]
     handout = [cell.source for cell in released.cells if "nbgrader" not in cell.metadata]
-    changed = [i for i, (a, b) in enumerate(zip(lesson, handout)) if a != b]
+    changed = [i for i, (a, b) in enumerate(zip(lesson, handout, strict=False)) if a != b]
     assert len(lesson) == len(handout) and changed == [0], "only the title cell (its badge) may change"
     assert _badge_links(handout[0]) == [] and classroom.HANDOUT_NOTE in handout[0], "the handout's title badge"
     assert _badge_links(lesson[0]), f"{path.name}: the instructor version has an Open-in-Colab badge"

@@ -12,7 +12,6 @@ import pytest
 
 from fcnlib import config
 
-
 TINY_QUICK = dataclasses.replace(config.QUICK, name="tiny", image_size=64, num_train=16,
                                  num_val=8, num_test=8, batch_size=8, epochs=1)
 # The full profile's code path (VOC layout, 21 classes) with a small random-weight backbone, since

@@ -124,7 +124,7 @@ def test_voc_splits_pair_images_and_palette_masks(tmp_path):
         assert dataset.element_spec[0].shape.as_list() == [None, None, 3]
         assert dataset.element_spec[0].dtype == tf.uint8 and dataset.element_spec[1].dtype == tf.uint8
         assert len(dataset) == len(stems)
-        for (image, mask), stem in zip(_collect(dataset), stems):
+        for (image, mask), stem in zip(_collect(dataset), stems, strict=False):
             np.testing.assert_array_equal(mask, masks[stem])
             np.testing.assert_array_equal(image, _decoded(voc / "JPEGImages" / f"{stem}.jpg"))
             assert 255 in mask  # The void border survives.
@@ -139,7 +139,7 @@ def test_voc_train_aug_merges_sbd_without_val_overlap(tmp_path):
     # Expected by hand: (SBD train + SBD val + VOC train) minus VOC val, sorted.
     expected = ["a1", "b2", "e5", "f6"]
     assert len(pairs) == len(expected)
-    for (image, mask), stem in zip(pairs, expected):
+    for (image, mask), stem in zip(pairs, expected, strict=False):
         if stem in ("a1", "b2"):  # VOC masks win where VOC has one.
             np.testing.assert_array_equal(mask, voc_masks[stem])
             np.testing.assert_array_equal(image, _decoded(voc / "JPEGImages" / f"{stem}.jpg"))
@@ -200,7 +200,7 @@ def test_pets_trimaps_map_to_documented_classes(tmp_path, border):
     pairs = _collect(datasets.load_oxford_pets(tmp_path, "trainval", border=border))
     assert len(pairs) == 2
     border_value = 255 if border == "void" else 2
-    for (image, mask), name in zip(pairs, ["Abyssinian_100", "beagle_12"]):
+    for (image, mask), name in zip(pairs, ["Abyssinian_100", "beagle_12"], strict=False):
         expected = np.empty((H, W), np.uint8)
         for i in range(H):  # Brute force, pixel by pixel, from the documented meaning.
             for j in range(W):
@@ -270,7 +270,7 @@ def test_folder_pairs_by_stem_with_splits(tmp_path):
     expected = _make_folder(tmp_path)
     pairs = _collect(datasets.load_folder(tmp_path))
     assert len(pairs) == 3
-    for (image, mask), stem in zip(pairs, ["a", "b", "c"]):
+    for (image, mask), stem in zip(pairs, ["a", "b", "c"], strict=False):
         np.testing.assert_array_equal(image, expected[stem][0])
         np.testing.assert_array_equal(mask, expected[stem][1])
     (tmp_path / "splits").mkdir()
@@ -287,7 +287,7 @@ def test_folder_written_by_synthetic_reads_back(tmp_path):
     synthetic.write_folder(tmp_path, images, masks, config.MULTICLASS_CLASSES, split="val")
     pairs = _collect(datasets.load_folder(tmp_path, split="val", validate=True))
     assert len(pairs) == 3
-    for (image, mask), expected_image, expected_mask in zip(pairs, images, masks):
+    for (image, mask), expected_image, expected_mask in zip(pairs, images, masks, strict=False):
         np.testing.assert_array_equal(image, expected_image)
         np.testing.assert_array_equal(mask, expected_mask)
 
@@ -336,7 +336,7 @@ def test_failed_loads_write_nothing(tmp_path):
 
 def _own_folder(root, masks):
     images = np.random.default_rng(1).integers(0, 256, masks.shape + (3,), dtype=np.uint8)
-    for index, (image, mask) in enumerate(zip(images, masks)):
+    for index, (image, mask) in enumerate(zip(images, masks, strict=False)):
         files.write_image(root / "images" / f"photo {index}.png", image)
         files.write_mask(root / "masks" / f"photo {index}.png", mask)
     return root

@@ -1,6 +1,7 @@
 """fcnlib.environment.setup: the time estimate, downloads on first use, and a clean stop."""
 
 import os
+
 import pytest
 
 from fcnlib import config, environment, synthetic

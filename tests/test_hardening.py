@@ -258,8 +258,8 @@ def test_rerunning_a_cached_training_gives_the_same_numbers(tmp_path):
 
 
 def _assert_loaded(build):
-    import io
     import contextlib
+    import io
 
     images, masks = synthetic.generate(8, 32, "binary", seed=3)
     output = io.StringIO()

@@ -67,7 +67,7 @@ def test_make_dataset_refuses_unit_scaled_or_preprocessed_float_datasets():
     assert len(list(pipeline.make_dataset(raw, 2))) == 1
 
 
-def test_predict_labels_refuses_images_preprocessed_twice():
-    with pytest.raises(ValueError, match="recipes.predict_labels expects raw RGB.*before preprocess_vgg16"):
-        recipes.predict_labels(conv_model(2), pipeline.preprocess_vgg16(RAW))
-    assert recipes.predict_labels(conv_model(2), RAW.astype("uint8")).shape == (2, 8, 8)
+def test_segment_images_refuses_images_preprocessed_twice():
+    with pytest.raises(ValueError, match="recipes.segment_images expects raw RGB.*before preprocess_vgg16"):
+        recipes.segment_images(conv_model(2), pipeline.preprocess_vgg16(RAW))
+    assert recipes.segment_images(conv_model(2), RAW.astype("uint8")).shape == (2, 8, 8)

@@ -40,7 +40,7 @@ def test_importing_a_module_without_tensorflow_names_the_install_command(tmp_pat
 
 
 def test_command_line_without_tensorflow_prints_one_line(tmp_path):
-    result = _run_without_tensorflow(tmp_path, "-m", "fcnlib.train", "--help")
+    result = _run_without_tensorflow(tmp_path, "-m", "fcnlib", "--help")
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install" in lines[0] and "Traceback" not in result.stderr, result.stderr

@@ -15,7 +15,7 @@ VOID = 255
 def brute_confusion(y_true, y_pred, num_classes):
     """One pixel at a time, the way the definition reads."""
     matrix = [[0] * num_classes for _ in range(num_classes)]
-    for t, p in zip(np.ravel(y_true).tolist(), np.ravel(y_pred).tolist()):
+    for t, p in zip(np.ravel(y_true).tolist(), np.ravel(y_pred).tolist(), strict=False):
         if t != VOID:
             matrix[t][p] += 1
     return np.array(matrix)

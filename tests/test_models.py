@@ -118,7 +118,7 @@ def test_trained_skips_fuse_as_in_the_paper(name):
     x = _images((1, 160, 192, 3), seed=3)
     names = ["score_fr"] + [pool for pool, _ in skips]
     scores, *pools = keras.Model(model.input, [model.get_layer(n).output for n in names]).predict(x, verbose=0)
-    for pool, (_, score) in zip(pools, skips):
+    for pool, (_, score) in zip(pools, skips, strict=False):
         kernel, bias = model.get_layer(score).get_weights()
         scores = _resize_chain(scores, [2], pool.shape[1:3]) + pool @ kernel[0, 0] + bias
     expected = _resize_chain(scores, [160 // scores.shape[1]], (160, 192))  # x16 or x8
@@ -223,7 +223,7 @@ def test_transfer_weights_copies_by_name_and_shape():
     copied = models.transfer_weights(source, same_classes)
     assert copied[-3:] == ["fc6", "fc7", "score_fr"] and len(copied) == 16
     for name in copied:
-        for ours, theirs in zip(same_classes.get_layer(name).weights, source.get_layer(name).weights):
+        for ours, theirs in zip(same_classes.get_layer(name).weights, source.get_layer(name).weights, strict=False):
             np.testing.assert_array_equal(ours, theirs)
     assert not same_classes.get_layer("score_pool4").kernel.numpy().any()
     other_classes = models.fcn16s(5, width=0.0625, fc6_kernel=3)

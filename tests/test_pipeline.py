@@ -138,7 +138,7 @@ def test_make_dataset_is_deterministic_with_a_seed():
     first = epochs(pipeline.make_dataset((images, masks), seed=3, **kwargs))
     again = epochs(pipeline.make_dataset((images, masks), seed=3, **kwargs))
     other = epochs(pipeline.make_dataset((images, masks), seed=4, **kwargs))
-    for a, b in zip(sum(first, []), sum(again, [])):
+    for a, b in zip(sum(first, []), sum(again, []), strict=False):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(first[0][0][1], other[0][0][1])
@@ -177,7 +177,7 @@ def test_make_dataset_augments_only_when_training():
     x, y = list(pipeline.make_dataset((images, masks), 6, training=True, augment=True, seed=1))[0]
     assert x.shape == (6, 40, 56, 3) and y.shape == (6, 40, 56)
     assert set(np.unique(y.numpy())) <= set(CLASSES) | {VOID}
-    for image, mask in zip(pipeline.deprocess_vgg16(x.numpy()), y.numpy()):
+    for image, mask in zip(pipeline.deprocess_vgg16(x.numpy()), y.numpy(), strict=False):
         assert_aligned(image, mask)
 
 
@@ -209,6 +209,6 @@ def test_autotune_is_off_on_a_cpu_only_machine_and_the_batches_do_not_depend_on_
                             lambda kind=None, seen=seen: ["an accelerator"] if kind in seen else [])
         assert pipeline.autotune_default() is expected
         assert pipeline.make_dataset((images, masks), **kwargs).options().autotune.enabled is expected
-    for a, b in zip(sum(epochs(tuned), []), sum(epochs(untuned), [])):
+    for a, b in zip(sum(epochs(tuned), []), sum(epochs(untuned), []), strict=False):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])

@@ -69,7 +69,7 @@ def test_staged_fcn16s_starts_from_the_cached_fcn32s(capsys):
     # A second call loads FCN-16s itself, with the same weights.
     again, _ = recipes.train_model("fcn16s", "binary", profile=TINY, datasets=data, verbose=0)
     assert "Loaded fcn16s from cache" in capsys.readouterr().out
-    for a, b in zip(fcn16s.weights, again.weights):
+    for a, b in zip(fcn16s.weights, again.weights, strict=False):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert isinstance(fcn16s.get_layer("upscore2"), type(fcn32s.get_layer("upscore32")))
 

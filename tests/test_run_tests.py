@@ -33,7 +33,7 @@ def test_the_verdict_passes_only_when_both_runs_pass(tmp_path, side_by_side, sta
     assert "notebook output" in text and "unit output" in text, text  # Both outputs reach the terminal...
     assert text.index("notebook output") < text.index("unit output")  # ... the streamed run's first.
     assert (tmp_path / "logs" / "unit.log").read_text().strip() == "unit output"
-    for name, status in zip(commands, statuses):
+    for name, status in zip(commands, statuses, strict=False):
         assert (f"{name:<10} passed" if status == 0 else f"{name:<10} FAILED (exit status {status})") in text
 
 
@@ -53,7 +53,7 @@ def test_the_commands_run_the_notebooks_under_nbval_and_the_unit_tests():
     assert list(commands) == ["notebooks", "unit"]
     assert commands["notebooks"][:4] == ["python", "-m", "pytest", "notebooks"]
     assert "--nbval-lax" in commands["notebooks"] and "--nbval-lax" not in commands["unit"]
-    assert commands["unit"][:4] == ["python", "-m", "pytest", "tests"]
+    assert commands["unit"][:5] == ["python", "-m", "pytest", "tests", "bench"]
     assert all(argv[-1] == "-x" for argv in commands.values())
 
 

@@ -1,13 +1,16 @@
-"""fcnlib.runtimes: one measured file (docs/runtimes.json) behind every quick runtime the project states."""
+"""scripts/runtimes.py: one measured file (docs/runtimes.json) behind every quick runtime the project states."""
 
 import json
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
-from fcnlib import config, runtimes
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import runtimes  # noqa: E402  (scripts/runtimes.py, beside run_series.py and classroom.py)
 
-ROOT = config.REPO_ROOT
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 

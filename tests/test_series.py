@@ -226,7 +226,7 @@ def test_main_names_a_missing_notebook(tmp_path, capsys):
 def test_quote_runtimes_rewrites_headers_and_readme_from_the_file(tmp_path):
     import shutil
 
-    from fcnlib import runtimes
+    runtimes = run_series.runtimes
 
     for name in ("notebooks", "docs"):
         shutil.copytree(ROOT / name, tmp_path / name)
@@ -248,3 +248,11 @@ def test_quote_runtimes_rewrites_headers_and_readme_from_the_file(tmp_path):
     assert re.search(r"^\| 03_transposed_convolution \| about 40 s \|", (tmp_path / "docs" / "INSTRUCTORS.md")
                      .read_text(), flags=re.M), "the instructors' runtime column follows the file too"
     assert run_series.quote_runtimes(tmp_path, measured) == [], "a second run changes nothing"
+
+
+def test_kernels_talk_over_private_unix_sockets_so_ipykernel_has_no_tcp_warning(tmp_path):
+    manager = run_series.kernel_manager(tmp_path)
+    if os.name != "posix":
+        assert manager is None
+        return
+    assert manager.transport == "ipc" and manager.ip.startswith(str(tmp_path))

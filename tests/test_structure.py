@@ -1,7 +1,8 @@
 """The library's structure, read from its source with ``ast``: fcnlib's modules import one another
 without a cycle, every name has one home (no module re-exports another's names, one SHA-256
-helper), every public name has a docstring, the README and docs/ARCHITECTURE.md list the modules,
-the notebooks keep one import convention, and the command line runs three ways.
+helper), every public name has a docstring, docs/ARCHITECTURE.md's table is the code's (modules,
+import order, imports), nothing in fcnlib imports the lab (bench/), the notebooks keep one import
+convention, and the command line runs three ways.
 """
 
 import ast
@@ -84,11 +85,11 @@ def test_find_cycle_reports_a_cycle_through_a_late_import():
     assert find_cycle(graph) in (["cli", "train", "cli"], ["train", "cli", "train"])
 
 
-def test_command_line_has_a_script_and_runs_as_python_m_cli_and_train():
+def test_command_line_has_a_script_and_runs_as_python_m_fcnlib_and_cli():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"fcn-train": "fcnlib.cli:main"}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    for module in ("fcnlib.cli", "fcnlib.train"):
+    for module in ("fcnlib", "fcnlib.cli"):
         result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
                                 text=True, timeout=300, env=env, cwd=ROOT)
         assert result.returncode == 0, result.stderr[-2000:]
@@ -194,27 +195,77 @@ def test_each_fcn_builder_cites_the_paper_and_the_reference_net_py():
         assert "https://github.com/shelhamer/fcn.berkeleyvision.org" in doc and "net.py" in doc, name
 
 
+def table_rows(markdown: str, heading: str) -> list:
+    """``(modules, imports)`` per row of the table under ``heading``: the backticked names of the first
+    column, and the comma-separated names of the last ("—" for none)."""
+    section = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            imports = [] if cells[-1] in ("—", "-", "") else [name.strip() for name in cells[-1].split(",")]
+            rows.append((re.findall(r"`([a-z_]+)`", cells[0]), imports))
+    return rows
+
+
 def table_modules(markdown: str, heading: str) -> list:
     """The backticked module names in the first column of the table under ``heading``."""
-    section = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
-    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
-    return [name for cell in rows for name in re.findall(r"`([a-z_]+)`", cell)]
+    return [name for names, _ in table_rows(markdown, heading) for name in names]
 
 
-def test_readme_and_architecture_tables_list_every_module_once():
+ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
+HEADING = "## The modules, in import order"
+
+
+def test_architecture_table_lists_every_module_once_in_import_order_with_its_imports():
     public = sorted(module for module in MODULES if not module.startswith("_"))
-    readme = table_modules((ROOT / "README.md").read_text(encoding="utf-8"), "## The library")
-    architecture = table_modules((ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8"),
-                                 "## The modules, in import order")
-    for name, listed in (("README.md", readme), ("docs/ARCHITECTURE.md", architecture)):
-        assert sorted(listed) == public, (
-            f"{name}: missing {sorted(set(public) - set(listed))}, not modules "
-            f"{sorted(set(listed) - set(public))}, twice {sorted({m for m in listed if listed.count(m) > 1})}")
-    # ARCHITECTURE.md lists them in import order: each imports only modules listed above it.
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    rows = table_rows(text, HEADING)
+    listed = [module for names, _ in rows for module in names]
+    assert sorted(listed) == public, (
+        f"docs/ARCHITECTURE.md: missing {sorted(set(public) - set(listed))}, not modules "
+        f"{sorted(set(listed) - set(public))}, twice {sorted({m for m in listed if listed.count(m) > 1})}")
     graph = import_graph()
-    for index, module in enumerate(architecture):
-        later = sorted(dep for dep in graph[module] if dep in architecture[index:])
+    for index, module in enumerate(listed):  # Each imports only modules listed above it.
+        later = sorted(dep for dep in graph[module] if dep in listed[index:])
         assert not later, f"docs/ARCHITECTURE.md lists {module} above {later}, which it imports"
+    for names, imports in rows:  # The imports column is what the code imports (public modules).
+        (module,) = names
+        actual = sorted(dep for dep in graph[module] if not dep.startswith("_"))
+        assert sorted(imports) == actual, f"docs/ARCHITECTURE.md: {module} imports {actual}, the table says {imports}"
+
+
+def test_the_table_check_reads_modules_and_imports():
+    text = "## Mods\n\n| module | owns | imports |\n|---|---|---|\n| `a` | x | — |\n| `b` | y, z | a, c |\n"
+    assert table_rows(text, "## Mods") == [(["a"], []), (["b"], ["a", "c"])]
+
+
+def test_every_public_module_has_its_own_test_module():
+    missing = [module for module in MODULES if not module.startswith("_")
+               and not (ROOT / "tests" / f"test_{module}.py").is_file()]
+    assert not missing, f"no tests/test_<module>.py for {missing}"
+
+
+def test_the_readme_links_the_architecture_instead_of_repeating_its_table():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/ARCHITECTURE.md" in readme and "## The library" not in readme
+
+
+def test_fcnlib_imports_nothing_from_the_lab():
+    found = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            found += [f"{path.name}: {name}" for name in names if name.split(".")[0] == "bench"]
+    assert not found, "fcnlib must not import bench/ (it is not shipped): " + ", ".join(found)
+
+
+def test_library_reads_no_checkout_folder():
+    """Only config decides where the checkout is (to find data/ and the cache); nothing reads docs/ or build/."""
+    users = [path.name for path in sorted(PACKAGE.glob("*.py"))
+             if path.name != "config.py" and "REPO_ROOT" in path.read_text(encoding="utf-8")]
+    assert not users, f"library modules that read checkout paths: {users}"
 
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -30,10 +30,10 @@ def test_shapes_and_dtypes_for_square_and_odd_sizes():
 def test_same_seed_gives_identical_bytes_and_prefixes_are_stable():
     first = synthetic.generate(6, (40, 56), "multiclass", seed=11)
     second = synthetic.generate(6, (40, 56), "multiclass", seed=11)
-    assert all(a.tobytes() == b.tobytes() for a, b in zip(first, second))
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(first, second, strict=False))
     # Scene i depends on (seed, i) only: asking for fewer scenes gives the same first ones.
     prefix = synthetic.generate(3, (40, 56), "multiclass", seed=11)
-    assert all(np.array_equal(a[:3], b) for a, b in zip(first, prefix))
+    assert all(np.array_equal(a[:3], b) for a, b in zip(first, prefix, strict=False))
     other = synthetic.generate(6, (40, 56), "multiclass", seed=12)
     assert not np.array_equal(first[0], other[0])
     # No two scenes of a seed are alike.
@@ -64,7 +64,7 @@ def _outline(mask):
 
 def test_void_band_follows_every_outline_and_only_outlines(scenes):
     _, binary, _, multiclass = scenes
-    for sign, labels in zip(binary, multiclass):
+    for sign, labels in zip(binary, multiclass, strict=False):
         outline = _outline(sign)
         void = labels == VOID
         # Every void pixel is within 2 px of a sign/background change (occluders' edges included)...
@@ -79,14 +79,14 @@ def test_occluders_hide_sign_pixels():
     """Whatever an occluder paints over a sign is background in the mask."""
     from PIL import Image
 
-    from fcnlib import _shapes
+    from fcnlib import _scene_painter
 
     hidden = 0
     for seed in range(40):
-        canvas = _shapes.Canvas(Image.new("RGB", (32, 32), (128, 128, 128)))
-        canvas.polygon(_shapes.CIRCLE * 10 + 16, (200, 20, 30), label=4)
+        canvas = _scene_painter.Canvas(Image.new("RGB", (32, 32), (128, 128, 128)))
+        canvas.polygon(_scene_painter.CIRCLE * 10 + 16, (200, 20, 30), label=4)
         before = np.asarray(canvas.image)[1::3, 1::3].copy()
-        _shapes._occlude(canvas, np.random.default_rng(seed), 32, 32, 16.0, 16.0, 10.0)
+        _scene_painter._occlude(canvas, np.random.default_rng(seed), 32, 32, 16.0, 16.0, 10.0)
         after = np.asarray(canvas.image)[1::3, 1::3]
         _, labels = canvas.finish()
         painted = (before != after).any(axis=-1)
@@ -117,17 +117,17 @@ def test_canvas_mask_is_crisp_and_matches_the_antialiased_drawing():
     from matplotlib.path import Path
     from PIL import Image
 
-    from fcnlib import _shapes
+    from fcnlib import _scene_painter
 
     rng = np.random.default_rng(0)
     offsets = (np.arange(8) + 0.5) / 8
     samples = (np.arange(32)[:, None] + offsets).ravel()
     ys, xs = np.meshgrid(samples, samples, indexing="ij")
-    for shape in (_shapes.CIRCLE, _shapes.OCTAGON, _shapes.TRIANGLE_DOWN, _shapes.ARROW) * 5:
+    for shape in (_scene_painter.CIRCLE, _scene_painter.OCTAGON, _scene_painter.TRIANGLE_DOWN, _scene_painter.ARROW) * 5:
         angle, radius = rng.uniform(0, 2 * np.pi), rng.uniform(2, 12)
         matrix = radius * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         points = shape @ matrix.T + rng.uniform(10, 22, 2)
-        canvas = _shapes.Canvas(Image.new("RGB", (32, 32)))
+        canvas = _scene_painter.Canvas(Image.new("RGB", (32, 32)))
         canvas.polygon(points, (255, 255, 255), label=4)
         image, labels = canvas.finish()
         assert set(np.unique(labels).tolist()) <= {0, 4}

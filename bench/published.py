@@ -1,7 +1,7 @@
 """Published FCN recipes that learners copy, rebuilt on the series' trunk for the benchmark.
 
 Three recipes that learners bring to the series, each rebuilt in Keras 3 on the same VGG16 trunk,
-pretrained weights and data as the series' own models, so that ``fcnlib.bench`` compares recipes,
+pretrained weights and data as the series' own models, so that ``bench`` compares recipes,
 not backbones. Each keeps the choices that define it (its head, upsampling, initialisation,
 optimiser and, for keras.io, its data handling); what differs from the source is said in its
 docstring. Layer names carry the source's prefix (``kio_``, ``d2l_``, ``tf1_``), so a summary shows
@@ -28,7 +28,8 @@ Convolutional Networks for Semantic Segmentation", CVPR 2015, https://arxiv.org/
 
 Example:
 
->>> from fcnlib import config, published  # doctest: +SKIP
+>>> from bench import published  # doctest: +SKIP
+>>> from fcnlib import config, recipes  # doctest: +SKIP
 >>> model = published.train_recipe("d2l_fcn", config.QUICK, recipes.make_datasets("binary"), 1)
 
 Introduced in README.md (Benchmarks).
@@ -97,7 +98,7 @@ def d2l_fcn(profile, num_classes=2, upsampling="learned") -> keras.Model:
         profile: A ``config.Profile``: the trunk's width and weights.
         num_classes: Output channels.
         upsampling: ``"learned"`` (d2l's), or ``"fixed"`` to freeze the bilinear kernel as the
-            series' FCN-32s does (``python -m fcnlib.bench --fcn32s-head`` compares the two).
+            series' FCN-32s does (``python -m bench --fcn32s-head`` compares the two).
 
     Returns:
         An uncompiled ``keras.Model`` named ``d2l_fcn`` whose output is logits.
@@ -171,7 +172,7 @@ def tf_tutorial_unet(profile, num_classes=2, trainable=False) -> keras.Model:
     trunk.trainable = trainable
     features = [trunk.get_layer(f"block{k}_pool").output for k in range(1, 6)]  # 1/2 .. 1/32
     x = features[-1]  # 1/32
-    for k, (filters, skip) in enumerate(zip((512, 256, 128, 64), reversed(features[:-1])), start=1):
+    for k, (filters, skip) in enumerate(zip((512, 256, 128, 64), reversed(features[:-1]), strict=False), start=1):
         x = keras.layers.Conv2DTranspose(
             max(1, int(filters * profile.width)), 3, strides=2, padding="same", use_bias=False,
             kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02), name=f"unet_up{k}")(x)

@@ -1,12 +1,12 @@
 """Benchmarks: the series' models and the recipes learners copy, on the same data with one budget.
 
-    python -m fcnlib.bench [--epochs N] [--output build/bench/results.md] [--json data/bench_quick.json]
-    python -m fcnlib.bench --fcn32s-head [--seeds 0 1 2]   # why d2l's head beats the series' FCN-32s
-    python -m fcnlib.bench --fcn8s-schedules [--seeds 0 1 2]   # FCN-8s staged or at once, scaled or not
-    python -m fcnlib.bench --fcn32s-head --variants "d2l head, fixed upsampler"   # one variant's row
-    python -m fcnlib.bench --fcn8s-schedules --variants staged --image-size 128   # on larger scenes
-    python -m fcnlib.bench --coarse-ideal   # ideal coarse masks per scene size and stride
-    python -m fcnlib.bench --plateau [--epochs 40]   # where FCN-8s levels off, per scene size
+    python -m bench [--epochs N] [--output build/bench/results.md] [--json data/bench_quick.json]
+    python -m bench --fcn32s-head [--seeds 0 1 2]   # why d2l's head beats the series' FCN-32s
+    python -m bench --fcn8s-schedules [--seeds 0 1 2]   # FCN-8s staged or at once, scaled or not
+    python -m bench --fcn32s-head --variants "d2l head, fixed upsampler"   # one variant's row
+    python -m bench --fcn8s-schedules --variants staged --image-size 128   # on larger scenes
+    python -m bench --coarse-ideal   # ideal coarse masks per scene size and stride
+    python -m bench --plateau [--epochs 40]   # where FCN-8s levels off, per scene size
 
 Every model trains on the profile's binary training split for the same number of epochs with Adam
 at the profile's learning rate (the copied recipes keep their own optimiser settings where those
@@ -15,19 +15,22 @@ cache: each run trains afresh in a temporary cache, so the seconds are real (a s
 FCN-8s is charged only its own stage; the earlier stages have their own rows). The run also
 measures the input pipeline against in-memory tensors, the achieved GFLOP/s of a training step
 against a matrix multiply, and copies each notebook's wall time from the last ``make series``
-report. The result is one markdown file, which the README shows, and the same numbers as JSON in
-``docs/bench_<profile>.json`` (:func:`results_json`: the machine, the date, the profile's settings and
-one object per row), which notebook 06 charts without training anything; ``tests/test_bench.py``
-checks that the README's table and the quick profile's file agree.
+report. The result is one markdown file, which bench/README.md shows, and the same numbers as JSON in
+``data/bench_<profile>.json`` (:func:`results_json`: the machine, the date, the profile's settings and
+one object per row, each with its kind), which the lessons read through :mod:`fcnlib.results`;
+``bench/tests/test_benchmark.py`` checks that bench/README.md's table and the quick profile's file agree.
 
-The copied recipes (keras.io, d2l, the TF1 blog) are built and trained by :mod:`fcnlib.published`,
+Each experiment that runs instead of the table is a row of :data:`EXPERIMENTS_BY_FLAG`; they all
+end in the same place: the report's lines, written atomically next to ``--output``, printed, returned.
+
+The copied recipes (keras.io, d2l, the TF1 blog) are built and trained by :mod:`bench.published`,
 which names their sources; this module only times and scores them.
 
 The ResNet50 FCN (d2l's head) and DeepLabv3+ rows are :func:`fcnlib.resnet.for_profile` and
 :func:`fcnlib.deeplab.for_profile`: ImageNet ResNet50 where the profile's VGG16 is ImageNet's,
 else random weights at the profile's width (notebook 08).
 
-Introduced in README.md (Benchmarks).
+The lab notes, one entry per experiment: bench/README.md.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import config, files, metrics, models, pipeline, published, recipes, results, train
+from bench import published
+from fcnlib import budget, config, files, metrics, models, pipeline, recipes, results, train
 
 PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, each trained its own way.
     ("keras.io FCN-8S", "keras_io_fcn8s"), ("d2l FCN", "d2l_fcn"), ("TF1 blog FCN-8s", "tf1_blog_fcn8s"),
@@ -96,7 +100,7 @@ def _fcn32s_variant(profile, score="zeros", upsampling="fixed", dropout=0.5, fc6
     return model
 
 
-# The FCN-32s head experiment (``python -m fcnlib.bench --fcn32s-head``): the series' FCN-32s with
+# The FCN-32s head experiment (``python -m bench --fcn32s-head``): the series' FCN-32s with
 # d2l's choices added one at a time, and d2l's head itself, each trained the same way.
 HEAD_VARIANTS = {
     "FCN-32s (paper): zero score, fixed upsampler": lambda p: _fcn32s_variant(p),
@@ -165,7 +169,7 @@ def _per_seed(seeds, names):
         recipes.SEED = saved
 
 
-# The FCN-8s schedule experiment (``python -m fcnlib.bench --fcn8s-schedules``): the staged chain of
+# The FCN-8s schedule experiment (``python -m bench --fcn8s-schedules``): the staged chain of
 # the series against FCN-8s trained at once from the backbone, with the reference implementation's
 # fixed skip scaling (x0.01, x0.0001) and without it, scored at each stage and at half the epochs.
 # The last variant also learns its final 8x upsampler (``upscore8``, bilinear start): does the fixed
@@ -205,7 +209,7 @@ def fcn8s_schedule_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=No
     """
     names = _chosen(variants, SCHEDULE_VARIANTS, "schedules")
     epochs = epochs or profile.epochs
-    stage_epochs = max(1, round(epochs * recipes.STAGED_EPOCH_SHARE))
+    stage_epochs = recipes.stage_epochs(epochs)
     data = recipes.make_datasets("binary", profile)
     runs = []
     with _per_seed(seeds, names) as pairs:
@@ -241,7 +245,7 @@ def fcn8s_schedule_experiment(profile, seeds=(0, 1, 2), epochs=None, variants=No
     return runs
 
 
-# The plateau experiment (``python -m fcnlib.bench --plateau``): how far FCN-8s goes when it trains
+# The plateau experiment (``python -m bench --plateau``): how far FCN-8s goes when it trains
 # many times the series' epochs, per scene size; scored at these epochs (and at the last one).
 PLATEAU_SIZES = (96, 128)
 PLATEAU_EPOCHS = 40
@@ -484,23 +488,6 @@ def pipeline_ratio(profile, steps=30, repeats=2):
     return rates[0], rates[1]
 
 
-def forward_flops(model) -> float:
-    """2 x the multiply-adds of a model's convolutions, transposed convolutions and dense layers.
-
-    The model needs a fixed input size. A transposed convolution spends its kernel on every input
-    position, a convolution on every output position.
-    """
-    total = 0.0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2DTranspose):
-            total += 2.0 * np.prod(layer.kernel.shape) * np.prod(layer.input.shape[1:3])
-        elif isinstance(layer, keras.layers.Conv2D):
-            total += 2.0 * np.prod(layer.kernel.shape) * np.prod(layer.output.shape[1:3])
-        elif isinstance(layer, keras.layers.Dense):
-            total += 2.0 * np.prod(layer.kernel.shape)
-    return float(total)
-
-
 def compute_efficiency(profile, steps=10):
     """(achieved GFLOP/s of an FCN-8s training step, matmul GFLOP/s) on this machine."""
     size, batch = profile.image_size, profile.batch_size
@@ -513,8 +500,9 @@ def compute_efficiency(profile, steps=10):
     start = time.perf_counter()
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
-    # A training step costs about three forward passes (forward, and two for the backward).
-    achieved = 3 * forward_flops(model) * batch * steps / seconds / 1e9
+    # A training step costs about three forward passes (forward, and two for the backward); the
+    # forward FLOPs are fcnlib.budget's count, which tests/test_budget.py checks against built models.
+    achieved = 3 * budget.forward_flops("fcn8s", profile) * batch * steps / seconds / 1e9
     a = tf.random.normal((1024, 1024))
     tf.matmul(a, a)
     start, repeats = time.perf_counter(), 20
@@ -563,19 +551,19 @@ def results_json(profile, epochs, rows, rates, efficiency, provenance=None) -> d
         rows: Tuples in ``COLUMNS`` order, as :func:`model_table` returns them.
         rates: (training images/s through ``pipeline.make_dataset``, from in-memory tensors).
         efficiency: (achieved GFLOP/s of an FCN-8s training step, matmul GFLOP/s).
-        provenance: Where the numbers come from; a ``python -m fcnlib.bench`` run when None.
+        provenance: Where the numbers come from; a ``python -m bench`` run when None.
     """
     return {
-        "provenance": provenance or "Measured by python -m fcnlib.bench on the machine below.",
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "provenance": provenance or "Measured by python -m bench on the machine below.",
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "profile": profile.name,
         "settings": {"num_train": profile.num_train, "num_test": profile.num_test,
                      "image_size": profile.image_size, "batch_size": profile.batch_size,
-                     "epochs": epochs, "staged_epochs": max(1, round(epochs * recipes.STAGED_EPOCH_SHARE)),
+                     "epochs": epochs, "staged_epochs": recipes.stage_epochs(epochs),
                      "task": "binary"},
         "machine": machine(),
         "columns": list(COLUMNS),
-        "rows": [{**dict(zip(COLUMNS, row)), "kind": row_kind(row[0])} for row in rows],
+        "rows": [{**dict(zip(COLUMNS, row, strict=False)), "kind": row_kind(row[0])} for row in rows],
         "pipeline_images_per_s": {"make_dataset": rates[0], "in_memory": rates[1]},
         "gflops": {"fcn8s_training_step": efficiency[0], "matmul_1024": efficiency[1]},
     }
@@ -599,7 +587,7 @@ def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
     """
     lines = [f"Profile `{profile.name}`: {profile.num_train} training / {profile.num_test} test scenes of "
              f"{profile.image_size}x{profile.image_size}, binary task, {epochs} epochs each "
-             f"(staged stages {max(1, round(epochs * recipes.STAGED_EPOCH_SHARE))}), batch "
+             f"(staged stages {recipes.stage_epochs(epochs)}), batch "
              f"{profile.batch_size}. Machine: {machine()}.", "", *table_lines(rows), "",
              f"Input pipeline: {rates[0]:.0f} training images/s through `pipeline.make_dataset`, "
              f"{rates[1]:.0f} from in-memory tensors (ratio {rates[0] / rates[1]:.2f}).",
@@ -615,113 +603,143 @@ def render(profile, epochs, rows, rates, efficiency, notebooks) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> str:
-    """Runs ``python -m fcnlib.bench``: trains and times every row, writes and returns the report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _plateau(args, profile, epochs):
+    epochs = args.epochs or PLATEAU_EPOCHS
+    print(f"Plateau experiment: FCN-8s at once, {epochs} epochs at each of {list(PLATEAU_SIZES)} ...", flush=True)
+    return [f"Profile `{profile.name}` ({profile.num_train} training scenes, batch {profile.batch_size}, Adam at "
+            f"{profile.learning_rate}), FCN-8s at once, seed 0, test split. Machine: {machine()}.", "",
+            *plateau_table_lines(plateau_experiment(profile, epochs=epochs))]
+
+
+def _coarse_ideal(args, profile, epochs):
+    return ["Foreground IoU of ideal coarse masks (true masks averaged per block, resized bilinearly, "
+            "thresholded at 0.5) on 200 test scenes per size.", "", *coarse_ideal()]
+
+
+def _on_off(switch, label, experiment):
+    def run(args, profile, epochs):
+        print(f"{label} experiment: FCN-32s, {epochs} epochs, on and off, twice ...", flush=True)
+        return [f"Profile `{profile.name}` ({profile.image_size}x{profile.image_size} scenes), {epochs} epochs, "
+                f"FCN-32s training seconds (validation included) and the test split's foreground IoU. "
+                f"Machine: {machine()}.", "", *on_off_table_lines(experiment(profile, epochs=epochs), switch, label)]
+    return run
+
+
+def _seeded(title, variants, experiment, columns):
+    def run(args, profile, epochs):
+        names = _chosen(args.variants, variants, "variants")
+        print(f"{title}: {len(names)} variants x {len(args.seeds)} seeds, {epochs} epochs each ...", flush=True)
+        runs = experiment(profile, args.seeds, epochs, names)
+        return [f"Profile `{profile.name}` ({profile.image_size}x{profile.image_size} scenes), {epochs} epochs, "
+                f"foreground IoU on the test split. Machine: {machine()}.", "", *head_table_lines(runs, columns)]
+    return run
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One experiment of the command line: its flag, what it asks, how it runs, where it writes.
+
+    ``run(args, profile, epochs)`` returns the report's lines; ``output`` is the file name next to
+    ``--output`` (None: printed only); ``sized`` says whether ``--image-size`` applies.
+    """
+
+    flag: str
+    question: str
+    run: object
+    output: str | None
+    sized: bool = False
+
+
+# The experiments that run instead of the table; bench/README.md has one entry for each.
+EXPERIMENTS_BY_FLAG = {experiment.flag: experiment for experiment in (
+    Experiment("fcn32s-head", "the FCN-32s head experiment (foreground IoU per seed)",
+               _seeded("FCN-32s head experiment", HEAD_VARIANTS, lambda *a: fcn32s_head_experiment(*a), ()),
+               "fcn32s_head.md", sized=True),
+    Experiment("fcn8s-schedules", "FCN-8s staged vs at once, scaled and unscaled skips",
+               _seeded("FCN-8s schedule experiment", SCHEDULE_VARIANTS,
+                       lambda *a: fcn8s_schedule_experiment(*a), ("epochs", "seconds")),
+               "fcn8s_schedules.md", sized=True),
+    Experiment("autotune", "FCN-32s trained with tf.data's autotuner on and off",
+               _on_off("autotune", "tf.data autotune", lambda *a, **k: autotune_experiment(*a, **k)),
+               "autotune.md", sized=True),
+    Experiment("xla", "FCN-32s trained with its step compiled by XLA and without",
+               _on_off("xla", "XLA (jit_compile)", lambda *a, **k: xla_experiment(*a, **k)), "xla.md", sized=True),
+    Experiment("coarse-ideal", "ideal coarse masks' foreground IoU per scene size and stride", _coarse_ideal, None),
+    Experiment("plateau", f"FCN-8s trained at once for many epochs (default {PLATEAU_EPOCHS}) at scene sizes "
+               f"{list(PLATEAU_SIZES)}, scored on the way", _plateau, "plateau.md"),
+)}
+
+
+def _table(args, profile, epochs):
+    """The benchmark table: trains every row afresh, writes the JSON results too; returns the report's lines."""
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ[config.CACHE_DIR_ENV] = cache  # Every model trains afresh and is timed.
+        print(f"Training {len(SERIES) + len(EXPERIMENTS) + len(PUBLISHED)} models, {epochs} epochs each ...",
+              flush=True)
+        rows = model_table(profile, epochs)
+    rates, efficiency = pipeline_ratio(profile), compute_efficiency(profile)
+    json_path = args.json or results_path(profile)
+    _write(json_path, json.dumps(results_json(profile, epochs, rows, rates, efficiency), indent=1) + "\n")
+    print(f"Written to {json_path}")
+    return render(profile, epochs, rows, rates, efficiency, notebook_times()).splitlines()
+
+
+def _write(path, text):
+    with files.atomic_path(Path(path)) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m bench``: the table, or one experiment of ``EXPERIMENTS_BY_FLAG``."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None, help="default: the profile's")
-    parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md")
+    parser.add_argument("--output", type=Path, default=config.REPO_ROOT / "build" / "bench" / "results.md",
+                        help="the table's report; an experiment writes its own file in the same folder")
     parser.add_argument("--json", type=Path, default=None,
-                        help="the results as JSON; default docs/bench_<profile>.json (notebook 06 charts it)")
-    parser.add_argument("--fcn32s-head", action="store_true",
-                        help="instead of the table: the FCN-32s head experiment (foreground IoU per seed)")
-    parser.add_argument("--fcn8s-schedules", action="store_true",
-                        help="instead of the table: FCN-8s staged vs at once, scaled and unscaled skips")
-    parser.add_argument("--autotune", action="store_true",
-                        help="instead of the table: FCN-32s trained with tf.data's autotuner on and off")
-    parser.add_argument("--xla", action="store_true",
-                        help="instead of the table: FCN-32s trained with its step compiled by XLA and without")
-    parser.add_argument("--coarse-ideal", action="store_true",
-                        help="instead of the table: ideal coarse masks' foreground IoU per scene size and stride")
-    parser.add_argument("--plateau", action="store_true",
-                        help=f"instead of the table: FCN-8s trained at once for many epochs (default "
-                             f"{PLATEAU_EPOCHS}) at scene sizes {list(PLATEAU_SIZES)}, scored on the way")
+                        help="the results as JSON; default data/bench_<profile>.json (the lessons read it)")
+    for experiment in EXPERIMENTS_BY_FLAG.values():
+        parser.add_argument(f"--{experiment.flag}", action="store_true",
+                            help=f"instead of the table: {experiment.question}")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="seeds of --fcn32s-head and --fcn8s-schedules")
     parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
                         help="only these variants of --fcn32s-head or --fcn8s-schedules (default: all)")
     parser.add_argument("--image-size", type=int, default=None, metavar="N",
-                        help="draw the profile's scenes at NxN (a multiple of 32) for --fcn32s-head, "
-                             "--fcn8s-schedules, --autotune or --xla; the table keeps the profile's size")
-    args = parser.parse_args(argv)
+                        help="draw the profile's scenes at NxN (a multiple of 32) for "
+                             + ", ".join(f"--{e.flag}" for e in EXPERIMENTS_BY_FLAG.values() if e.sized)
+                             + "; the table keeps the profile's size")
+    return parser
+
+
+def main(argv=None) -> str:
+    """Runs ``python -m bench``: the table or one experiment; writes, prints and returns the report."""
+    cli = parser()
+    args = cli.parse_args(argv)
+    chosen = [e for e in EXPERIMENTS_BY_FLAG.values() if getattr(args, e.flag.replace("-", "_"))]
+    if len(chosen) > 1:
+        cli.error("choose one experiment: " + ", ".join(f"--{e.flag}" for e in chosen))
+    experiment = chosen[0] if chosen else None
     profile = config.get_profile()
     if args.image_size is not None:
-        if not (args.fcn32s_head or args.fcn8s_schedules or args.autotune or args.xla):
-            parser.error("--image-size is for --fcn32s-head, --fcn8s-schedules, --autotune and --xla; the "
-                         "table and docs/bench_<profile>.json hold the profile's own size, and --plateau and "
-                         "--coarse-ideal choose their sizes themselves")
+        if experiment is None or not experiment.sized:
+            cli.error("--image-size is for " + ", ".join(f"--{e.flag}" for e in EXPERIMENTS_BY_FLAG.values()
+                                                          if e.sized)
+                      + "; the table and data/bench_<profile>.json hold the profile's own size, and the "
+                        "other experiments choose their sizes themselves")
         if args.image_size < 32 or args.image_size % 32:
-            parser.error(f"--image-size must be a positive multiple of 32; got {args.image_size}")
+            cli.error(f"--image-size must be a positive multiple of 32; got {args.image_size}")
         profile = dataclasses.replace(profile, image_size=args.image_size)
     epochs = args.epochs or profile.epochs
-    if args.plateau:
-        epochs = args.epochs or PLATEAU_EPOCHS
-        print(f"Plateau experiment: FCN-8s at once, {epochs} epochs at each of {list(PLATEAU_SIZES)} ...",
-              flush=True)
-        text = "\n".join([f"Profile `{profile.name}` ({profile.num_train} training scenes, batch "
-                          f"{profile.batch_size}, Adam at {profile.learning_rate}), FCN-8s at once, seed 0, "
-                          f"test split. Machine: {machine()}.", "",
-                          *plateau_table_lines(plateau_experiment(profile, epochs=epochs))]) + "\n"
-        output = args.output.with_name("plateau.md")
-        with files.atomic_path(output) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        print(text)
-        print(f"Written to {output}")
-        return text
-    if args.coarse_ideal:
-        text = "\n".join(["Foreground IoU of ideal coarse masks (true masks averaged per block, resized "
-                          "bilinearly, thresholded at 0.5) on 200 test scenes per size.", "",
-                          *coarse_ideal()]) + "\n"
-        print(text)
-        return text
-    if args.autotune or args.xla:
-        switch, label = ("autotune", "tf.data autotune") if args.autotune else ("xla", "XLA (jit_compile)")
-        experiment = autotune_experiment if args.autotune else xla_experiment
-        print(f"{label} experiment: FCN-32s, {epochs} epochs, on and off, twice ...", flush=True)
-        text = "\n".join([f"Profile `{profile.name}` ({profile.image_size}x{profile.image_size} scenes), {epochs} "
-                          f"epochs, FCN-32s training seconds (validation "
-                          f"included) and the test split's foreground IoU. Machine: {machine()}.", "",
-                          *on_off_table_lines(experiment(profile, epochs=epochs), switch, label)]) + "\n"
-        output = args.output.with_name(f"{switch}.md")
-        with files.atomic_path(output) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        print(text)
-        print(f"Written to {output}")
-        return text
-    if args.fcn32s_head or args.fcn8s_schedules:
-        if args.fcn32s_head:
-            names = _chosen(args.variants, HEAD_VARIANTS, "head variants")
-            print(f"FCN-32s head experiment: {len(names)} variants x {len(args.seeds)} seeds, "
-                  f"{epochs} epochs each ...", flush=True)
-            runs, columns, name = fcn32s_head_experiment(profile, args.seeds, epochs, names), (), "fcn32s_head.md"
-        else:
-            names = _chosen(args.variants, SCHEDULE_VARIANTS, "schedules")
-            print(f"FCN-8s schedule experiment: {len(names)} schedules x {len(args.seeds)} "
-                  f"seeds, {epochs} epochs from the backbone ...", flush=True)
-            runs = fcn8s_schedule_experiment(profile, args.seeds, epochs, names)
-            columns, name = ("epochs", "seconds"), "fcn8s_schedules.md"
-        text = "\n".join([f"Profile `{profile.name}` ({profile.image_size}x{profile.image_size} scenes), {epochs} "
-                          f"epochs, foreground IoU on the test split. "
-                          f"Machine: {machine()}.", "", *head_table_lines(runs, columns)]) + "\n"
-        output = args.output.with_name(name)
-        with files.atomic_path(output) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        print(text)
-        print(f"Written to {output}")
-        return text
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ[config.CACHE_DIR_ENV] = cache  # Every model trains afresh and is timed.
-        print(f"Training {len(SERIES) + len(EXPERIMENTS) + len(PUBLISHED)} models, {epochs} epochs each ...", flush=True)
-        rows = model_table(profile, epochs)
-    rates, efficiency = pipeline_ratio(profile), compute_efficiency(profile)
-    text = render(profile, epochs, rows, rates, efficiency, notebook_times())
-    with files.atomic_path(args.output) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    json_path = args.json or results_path(profile)
-    with files.atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(results_json(profile, epochs, rows, rates, efficiency), indent=1) + "\n",
-                       encoding="utf-8")
+    if experiment is None:
+        run, output = _table, args.output
+    else:
+        run, output = experiment.run, experiment.output and args.output.with_name(experiment.output)
+    text = "\n".join(run(args, profile, epochs)) + "\n"
+    if output:
+        _write(output, text)
     print(text)
-    print(f"Written to {args.output} and {json_path}")
+    if output:
+        print(f"Written to {output}")
     return text
 
 

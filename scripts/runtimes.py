@@ -1,5 +1,8 @@
 """Measured quick-profile runtimes: one file, read by the notebook headers, the README and the guide.
 
+It lives beside its users, ``scripts/run_series.py`` (which writes the file) and ``scripts/classroom.py``
+(which quotes it), because it reads the checkout's ``docs/``; the library ``fcnlib`` reads no checkout path.
+
 ``make series`` (``scripts/run_series.py``) runs the series in order and writes each notebook's wall
 time, the machine and the date into ``docs/runtimes.json``; the runtime sentence of every notebook's
 header, the README's "quick" column and the exercise table of docs/INSTRUCTORS.md quote that file, and
@@ -13,7 +16,7 @@ File format::
 
 Example:
 
->>> from fcnlib import runtimes
+>>> import runtimes  # scripts/ on sys.path, as run_series.py and classroom.py put it
 >>> runtimes.header_sentence("03")  # doctest: +SKIP
 '**Runtime (quick profile, 2-core CPU):** about 9 s, measured by `make series` ...'
 """
@@ -26,9 +29,9 @@ import os
 import platform
 from pathlib import Path
 
-from fcnlib import config, files
+from fcnlib import files
 
-RUNTIMES_FILE = config.REPO_ROOT / "docs" / "runtimes.json"
+RUNTIMES_FILE = Path(__file__).resolve().parent.parent / "docs" / "runtimes.json"
 PROFILE = "quick"  # The only profile whose runtimes are measured (the gpu ones are estimated).
 
 

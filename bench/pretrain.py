@@ -10,12 +10,12 @@ The result ships in ``data/``: the weights (``config.QUICK_BACKBONE_FILE``), the
 (``config.QUICK_BACKBONE_SHA256_FILE``) and ``data/README.md`` with the recipe and the measured
 scores. Rebuild them with::
 
-    python -m fcnlib.pretrain [--epochs N --num-images N --seed S --output PATH]
+    python -m bench.pretrain [--epochs N --num-images N --seed S --output PATH]
 
 The scenes come from seeds that the FCN splits (``synthetic.SPLIT_SEEDS``) never use, so the
 backbone has seen none of the FCNs' validation or test images.
 
-``--backbone resnet50`` trains notebook 08's small ResNet50 (``resnet.quick_classifier()``: 1/8 wide,
+``--backbone resnet50`` trains notebook 08's small ResNet50 (``resnet.quick_resnet_classifier()``: 1/8 wide,
 one bottleneck block per stage, 64x64 input) on the same task and writes
 ``config.QUICK_RESNET_FILE`` with its checksum and ``resnet50_eighth_synthetic.README.md``. With
 BatchNorm after every convolution it needs neither the data-dependent start nor the warm-up.
@@ -145,7 +145,7 @@ def train_resnet_backbone(epochs=RESNET_DEFAULTS["epochs"], num_images=RESNET_DE
                           num_val=RESNET_DEFAULTS["num_val"], seed=RESNET_DEFAULTS["seed"],
                           batch_size=RESNET_DEFAULTS["batch_size"],
                           learning_rate=RESNET_DEFAULTS["learning_rate"], verbose=2):
-    """Trains ``resnet.quick_classifier()`` on synthetic scene-level sign labels (64x64 scenes).
+    """Trains ``resnet.quick_resnet_classifier()`` on synthetic scene-level sign labels (64x64 scenes).
 
     The task, the seeds, the flips and the loss are :func:`train_backbone`'s; the start is Keras'
     default (BatchNorm keeps the signal in range) and Adam's rate follows a cosine from
@@ -181,7 +181,7 @@ def _train_classifier(kind, epochs, num_images, num_val, seed, batch_size, learn
             0.0, decay_steps=max(1, (epochs - 1) * steps), warmup_target=learning_rate, warmup_steps=steps
         )
     else:  # BatchNorm: Keras' default start, no warm-up.
-        model = resnet.quick_classifier()
+        model = resnet.quick_resnet_classifier()
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
@@ -216,17 +216,17 @@ def _score_rows(report) -> str:
     return "\n".join(
         f"| {name} | {share:.2f} | {auc:.3f} | {f1:.3f} |"
         for name, share, auc, f1 in zip(config.MULTICLASS_CLASSES[1:], report["positive_share"],
-                                        scores["auc"], scores["f1"])
+                                        scores["auc"], scores["f1"], strict=False)
     )
 
 
 def _resnet_readme(output, report, digest, argv, sha_name) -> str:
     s, scores = report["settings"], report["scores"]
     names = config.MULTICLASS_CLASSES[1:]
-    command = "python -m fcnlib.pretrain" + "".join(f" {arg}" for arg in argv)
+    command = "python -m bench.pretrain" + "".join(f" {arg}" for arg in argv)
     return f"""# Shipped data: notebook 08's small ResNet50
 
-`{output.name}` holds the weights of `fcnlib.resnet.quick_classifier()`: ResNet50's stem and four
+`{output.name}` holds the weights of `fcnlib.resnet.quick_resnet_classifier()`: ResNet50's stem and four
 stages with the layer names of `keras.applications.ResNet50`, at width {resnet.QUICK_WIDTH} (8 to 256
 channels) with {resnet.QUICK_BLOCKS} bottleneck blocks per stage (ResNet50 has (3, 4, 6, 3)),
 {resnet.QUICK_IMAGE_SIZE}x{resnet.QUICK_IMAGE_SIZE} RGB input with caffe preprocessing
@@ -273,7 +273,7 @@ def _readme(output, report, digest, argv, sha_name) -> str:
     s, scores = report["settings"], report["scores"]
     names = config.MULTICLASS_CLASSES[1:]
     rows = _score_rows(report)
-    command = "python -m fcnlib.pretrain" + "".join(f" {arg}" for arg in argv)
+    command = "python -m bench.pretrain" + "".join(f" {arg}" for arg in argv)
     return f"""# Shipped data: the quick profile's backbone
 
 `{output.name}` holds the weights of `fcnlib.backbone.quick_classifier()`: VGG16 at width
@@ -347,7 +347,7 @@ def write_outputs(model, report, output, argv=(), kind="vgg16") -> dict:
         staged = Path(folder) / output.name  # Keras insists on the .weights.h5 suffix.
         # A compiled model would also save its optimizer's state (three times the size); a fresh
         # copy holds the weights alone.
-        bare = backbone.quick_classifier() if kind == "vgg16" else resnet.quick_classifier()
+        bare = backbone.quick_classifier() if kind == "vgg16" else resnet.quick_resnet_classifier()
         bare.set_weights(model.get_weights())
         bare.save_weights(staged)
         with files.atomic_path(output) as tmp:
@@ -364,7 +364,7 @@ def write_outputs(model, report, output, argv=(), kind="vgg16") -> dict:
 def main(argv=None) -> dict:
     """The command line: trains, then writes the weights, checksum and README; returns their paths."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="python -m fcnlib.pretrain", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.pretrain", description=__doc__.split("\n")[0])
     parser.add_argument("--backbone", choices=BACKBONES, default="vgg16",
                         help="vgg16: the quick profile's backbone; resnet50: notebook 08's")
     parser.add_argument("--epochs", type=int)

@@ -1,4 +1,4 @@
-"""Tests for fcnlib.published: the copied recipes keep the choices that define them, name their
+"""Tests for bench.published: the copied recipes keep the choices that define them, name their
 layers after their source, and keras.io's mask resizing erodes objects as it does there."""
 
 import dataclasses
@@ -6,7 +6,8 @@ import dataclasses
 import keras
 import numpy as np
 
-from fcnlib import config, layers, published, recipes
+from bench import published
+from fcnlib import config, layers, recipes
 
 TINY = dataclasses.replace(config.QUICK, name="tiny", image_size=64, num_train=8, num_val=4,
                            num_test=4, batch_size=4, epochs=1)
@@ -44,8 +45,9 @@ def test_bilinear_mask_data_erodes_objects_but_invents_no_class():
     data = published.bilinear_mask_data(TINY)
     masks = np.concatenate([y.numpy() for _, y in data])
     assert masks.shape == (8, 64, 64) and set(np.unique(masks)) <= {0, 1}
-    from fcnlib import synthetic
     import tensorflow as tf
+
+    from fcnlib import synthetic
     _, big = synthetic.generate(8, 128, "binary", synthetic.SPLIT_SEEDS["train"])
     nearest = tf.image.resize(big[..., None], (64, 64), "nearest")[..., 0].numpy()
     # Truncating bilinear fractions shrinks every object: fewer foreground pixels than nearest.

@@ -67,7 +67,7 @@ def _shrink(points, factor):
 def _colour(rng, base, spread=20):
     """Returns ``base`` with each channel moved by up to ``spread``, as an RGB tuple."""
     shifts = rng.random(3).tolist()
-    return tuple(min(255, max(0, int(b + spread * (2 * u - 1)))) for b, u in zip(base, shifts))
+    return tuple(min(255, max(0, int(b + spread * (2 * u - 1)))) for b, u in zip(base, shifts, strict=False))
 
 
 def _lerp_along(grid, n, cell, axis):
