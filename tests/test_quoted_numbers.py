@@ -16,6 +16,10 @@ RESULTS = ROOT / "data" / "bench_quick.json"
 
 # (notebook prefix, model row, column, format of the number as the markdown writes it)
 QUOTES = [
+    # 01 · The dense baseline
+    ("01", "dense baseline", "pixel_accuracy", "{:.2f}"),
+    ("01", "dense baseline", "fg_iou", "{:.2f}"),
+    ("01", "FCN-8s staged", "fg_iou", "{:.2f}"),
 ]
 
 
