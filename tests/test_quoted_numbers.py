@@ -19,6 +19,10 @@ QUOTES = [
     # 00 · Setup and data
     ("00", "dense baseline", "pixel_accuracy", "{:.3f}"),
     ("00", "dense baseline", "fg_iou", "{:.2f}"),
+    # 01 · The dense baseline
+    ("01", "dense baseline", "pixel_accuracy", "{:.2f}"),
+    ("01", "dense baseline", "fg_iou", "{:.2f}"),
+    ("01", "FCN-8s staged", "fg_iou", "{:.2f}"),
 ]
 
 
