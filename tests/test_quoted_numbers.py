@@ -16,6 +16,10 @@ RESULTS = ROOT / "data" / "bench_quick.json"
 
 # (notebook prefix, model row, column, format of the number as the markdown writes it)
 QUOTES = [
+    # 02 · Fully convolutional networks
+    ("02", "FCN-32s fixed", "fg_iou", "{:.2f}"),
+    ("02", "dense baseline", "fg_iou", "{:.2f}"),
+    ("02", "FCN-8s staged", "fg_iou", "{:.2f}"),
 ]
 
 
