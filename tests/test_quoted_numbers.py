@@ -23,6 +23,10 @@ QUOTES = [
     ("01", "dense baseline", "pixel_accuracy", "{:.2f}"),
     ("01", "dense baseline", "fg_iou", "{:.2f}"),
     ("01", "FCN-8s staged", "fg_iou", "{:.2f}"),
+    # 02 · Fully convolutional networks
+    ("02", "FCN-32s fixed", "fg_iou", "{:.2f}"),
+    ("02", "dense baseline", "fg_iou", "{:.2f}"),
+    ("02", "FCN-8s staged", "fg_iou", "{:.2f}"),
 ]
 
 
