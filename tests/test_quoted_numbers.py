@@ -16,6 +16,12 @@ RESULTS = ROOT / "data" / "bench_quick.json"
 
 # (notebook prefix, model row, column, format of the number as the markdown writes it)
 QUOTES = [
+    # 04 · Bilinear upsampling
+    ("04", "FCN-32s fixed", "fg_iou", "{:.3f}"),
+    ("04", "FCN-32s learned", "fg_iou", "{:.3f}"),
+    ("04", "FCN-32s random", "fg_iou", "{:.3f}"),
+    ("04", "FCN-32s fixed, Glorot score", "fg_iou", "{:.3f}"),
+    ("04", "FCN-32s learned, Glorot score", "fg_iou", "{:.3f}"),
 ]
 
 
