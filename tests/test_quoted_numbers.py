@@ -27,6 +27,12 @@ QUOTES = [
     ("02", "FCN-32s fixed", "fg_iou", "{:.2f}"),
     ("02", "dense baseline", "fg_iou", "{:.2f}"),
     ("02", "FCN-8s staged", "fg_iou", "{:.2f}"),
+    # 04 · Bilinear upsampling
+    ("04", "FCN-32s fixed", "fg_iou", "{:.3f}"),
+    ("04", "FCN-32s learned", "fg_iou", "{:.3f}"),
+    ("04", "FCN-32s random", "fg_iou", "{:.3f}"),
+    ("04", "FCN-32s fixed, Glorot score", "fg_iou", "{:.3f}"),
+    ("04", "FCN-32s learned, Glorot score", "fg_iou", "{:.3f}"),
 ]
 
 
