@@ -16,6 +16,13 @@ RESULTS = ROOT / "data" / "bench_quick.json"
 
 # (notebook prefix, model row, column, format of the number as the markdown writes it)
 QUOTES = [
+    # 05 · Skip connections
+    ("05", "FCN-32s fixed", "fg_iou", "{:.2f}"),
+    ("05", "FCN-16s staged", "fg_iou", "{:.2f}"),
+    ("05", "FCN-8s staged", "fg_iou", "{:.2f}"),
+    ("05", "FCN-32s fixed", "trimap_iou", "{:.2f}"),
+    ("05", "FCN-8s staged", "trimap_iou", "{:.2f}"),
+    ("05", "FCN-8s at-once", "fg_iou", "{:.2f}"),
 ]
 
 
