@@ -144,3 +144,42 @@ def test_saved_model_with_the_custom_objects_reloads(tmp_path):
     assert isinstance(up.kernel_initializer, layers.BilinearInitializer) and not up.trainable
     assert reloaded.get_layer("pad").multiple == 32
     assert not up.kernel.numpy().any()  # The saved (zeroed) weights, not a fresh initialisation.
+
+
+def test_tolerance_scales_with_the_compute_dtype_and_the_values():
+    assert layers.tolerance("float32") == pytest.approx(1e-5)
+    assert layers.tolerance("float32", values=np.array([-10.0, 4.0])) == pytest.approx(1e-4)
+    assert layers.tolerance("float32", "mixed_float16", values=10.0) == pytest.approx(0.1)  # The least precise side.
+    assert layers.tolerance(keras.DTypePolicy("mixed_bfloat16")) > layers.tolerance("float16")
+    with pytest.raises(ValueError, match="int8"):
+        layers.tolerance("int8")
+
+
+def test_notebook_05s_rebuild_check_holds_under_mixed_float16_with_trained_size_logits():
+    # Notebook 05 checks that FCN-32s equals its score_fr map upsampled x32 by a fresh float32 layer.
+    # In the gpu profile the FCN-32s computes in float16; with logits around +-10 the two differ by far
+    # more than a float32 tolerance of 1e-4, and the check must follow the model's precision.
+    from fcnlib import models
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(0)
+        model = models.fcn32s(2, weights=None, width=0.0625, fc6_kernel=3)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    images = np.random.default_rng(0).normal(0, 50, (2, 96, 96, 3)).astype("float32")
+    probe = keras.Model(model.input, model.get_layer("score_fr").output)
+    score_fr = model.get_layer("score_fr")
+    kernel = np.random.default_rng(1).normal(0, 1, score_fr.get_weights()[0].shape).astype("float32")
+    score_fr.set_weights([kernel, np.zeros(2, "float32")])
+    size = np.abs(np.asarray(probe(images), "float32")).max()
+    score_fr.set_weights([kernel * 10 / size, np.zeros(2, "float32")])  # Trained-size logits: about +-10.
+
+    scores = np.asarray(probe(images), "float32")
+    logits = np.asarray(model(images), "float32")
+    one_step = layers.upsample_layer(2, 32, "fixed", name="upscore32_float32")(scores).numpy()
+    gap = np.abs(one_step - logits).max()
+    assert model.get_layer("upscore32").compute_dtype == "float16" and 5 < np.abs(logits).max() < 20
+    assert gap > 1e-4, "the old float32 tolerance would fail here"
+    assert gap < layers.tolerance(model, "float32", values=logits), "the precision-aware tolerance holds"

@@ -33,6 +33,13 @@ QUOTES = [
     ("04", "FCN-32s random", "fg_iou", "{:.3f}"),
     ("04", "FCN-32s fixed, Glorot score", "fg_iou", "{:.3f}"),
     ("04", "FCN-32s learned, Glorot score", "fg_iou", "{:.3f}"),
+    # 05 · Skip connections
+    ("05", "FCN-32s fixed", "fg_iou", "{:.2f}"),
+    ("05", "FCN-16s staged", "fg_iou", "{:.2f}"),
+    ("05", "FCN-8s staged", "fg_iou", "{:.2f}"),
+    ("05", "FCN-32s fixed", "trimap_iou", "{:.2f}"),
+    ("05", "FCN-8s staged", "trimap_iou", "{:.2f}"),
+    ("05", "FCN-8s at-once", "fg_iou", "{:.2f}"),
 ]
 
 
