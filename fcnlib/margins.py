@@ -104,7 +104,20 @@ TABLE: dict[str, dict[str, dict[str, float]]] = {
     },
 
     # 06 · Evaluation
-    "06": {},
+    "06": {
+        # The dense baseline's pixel accuracy lies within this of the background share (quick measured
+        # ~0.005; on VOC an average mask, a blob in the middle, can beat the share by a little more).
+        "max_dense_accuracy_gap": {"quick": 0.03, "gpu": 0.06},
+        "min_fg_iou_gain": {"quick": 0.5, "gpu": 0.2},  # FCN-8s's foreground IoU above the dense baseline's (quick ~0.7).
+        "min_mean_iou_gain": {"quick": 0.25, "gpu": 0.1},  # ... and its mean IoU (quick measured ~0.35).
+        "min_size_recall_gap": {"quick": 0.2, "gpu": 0.1},  # FCN-8s's recall on the largest objects over the smallest.
+        # Pixels: edges of the object-size buckets of that check. Quick: signs in 96x96 scenes (9,216
+        # pixels); gpu: VOC objects in 224x224 photographs (50,176 pixels), many of which fill half the image.
+        "size_buckets": {"quick": (0, 150, 400, 1_000, 10_000), "gpu": (0, 1_000, 4_000, 15_000, 60_000)},
+        # The bench file's staged FCN-8s against this run's, where this run scores the bench's scenes (CPU
+        # runs of the same cached recipe vary by ~0.01).
+        "max_bench_difference": {"quick": 0.05, "gpu": 0.05},
+    },
 
     # 07 · Why won't it learn?
     "07": {},

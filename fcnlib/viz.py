@@ -1,4 +1,4 @@
-"""Pictures: coloured masks, overlays, prediction grids, curves, score bars, confusion matrices, widgets.
+"""Pictures: coloured masks, overlays, prediction grids, error maps, curves, score bars, confusion matrices, widgets.
 
 Masks are drawn with the PASCAL VOC colours (``config.voc_palette``), void pixels (255) in VOC's
 cream void colour, so a mask looks the same here, in a palette PNG on disk and in the VOC devkit.
@@ -179,6 +179,127 @@ def show_grid(images, masks_true, preds=None, class_names=None, max_rows=4, pale
             handles.append(Patch(color=np.array(VOID_COLOR) / 255, label="void (255)"))
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), frameon=False)
     fig.tight_layout(rect=(0, 0.08 if class_names is not None else 0, 1, 1))
+    return fig
+
+
+# Colours of viz.error_map, from the Okabe-Ito palette of Color Universal Design (Okabe and Ito,
+# https://jfly.uni-koeln.de/color/), chosen to stay distinct under the common colour-vision
+# deficiencies: blue and orange are its safest pair, so they mark the hits and the false alarms; the
+# misses take its reddish purple, lighter than the blue and bluer than the orange. True negatives stay a
+# neutral light grey (or the faded image) so that the eye goes to the errors; void is black.
+ERROR_COLORS = {
+    "true positive": (0, 114, 178),  # Okabe-Ito blue #0072B2
+    "false positive": (230, 159, 0),  # Okabe-Ito orange #E69F00
+    "false negative": (204, 121, 167),  # Okabe-Ito reddish purple #CC79A7
+    "true negative": (217, 217, 217),  # Neutral light grey #D9D9D9
+    "void": (0, 0, 0),  # Okabe-Ito black: not scored
+}
+
+
+def error_map(truth, labels, cls=1, image=None) -> np.ndarray:
+    """Colours each pixel by the kind of answer a model gave for one class: hit, false alarm or miss.
+
+    True positives (truth and prediction are ``cls``) are blue, false positives (predicted ``cls``,
+    truth another class) orange, false negatives (truth ``cls``, predicted another class) reddish
+    purple, true negatives light grey, and void pixels (truth 255, not scored) black: the colours of
+    ``ERROR_COLORS``, from the colour-blind-safe Okabe-Ito palette.
+
+    Args:
+        truth: Ground-truth class indices (H, W); 255 marks void.
+        labels: Predicted class indices (H, W).
+        cls: The class whose errors are drawn (1, the foreground, in the binary task).
+        image: Optional RGB image (H, W, 3), as for :func:`overlay`: true negatives then show it,
+            in grey and faded, instead of a flat grey.
+
+    Returns:
+        A ``uint8`` RGB image (H, W, 3).
+
+    Raises:
+        ValueError: When the shapes differ.
+
+    Example:
+
+    >>> viz.error_map(np.array([[1, 1, 0]]), np.array([[1, 0, 1]]))[0].tolist()
+    [[0, 114, 178], [204, 121, 167], [230, 159, 0]]
+
+    Introduced in notebooks/06_evaluation.ipynb.
+    """
+    truth, labels = np.asarray(truth), np.asarray(labels)
+    if truth.ndim == 3 and truth.shape[-1] == 1:
+        truth = truth[..., 0]
+    if labels.ndim == 3 and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if truth.ndim != 2 or truth.shape != labels.shape:
+        raise ValueError(f"error_map needs a truth and a prediction of the same (H, W) shape; got "
+                         f"{truth.shape} and {labels.shape}.")
+    void = truth == config.IGNORE_LABEL
+    is_true, is_said = (truth == cls) & ~void, (labels == cls) & ~void
+    colours = np.empty(truth.shape + (3,), np.uint8)
+    colours[...] = ERROR_COLORS["true negative"]
+    if image is not None:
+        rgb = _as_rgb(image)
+        if rgb.shape[:2] != truth.shape:
+            raise ValueError(f"Image shape {rgb.shape} does not match mask shape {truth.shape}.")
+        faded = np.round(127.5 + rgb.astype(np.float64).mean(axis=-1) / 2).astype(np.uint8)  # 128..255
+        colours[...] = faded[..., None]
+    colours[is_true & is_said] = ERROR_COLORS["true positive"]
+    colours[~is_true & is_said] = ERROR_COLORS["false positive"]
+    colours[is_true & ~is_said] = ERROR_COLORS["false negative"]
+    colours[void] = ERROR_COLORS["void"]
+    return colours
+
+
+def error_legend(with_void=False) -> list:
+    """Legend handles for :func:`error_map`'s colours (void only when asked), for ``fig.legend``."""
+    return [Patch(facecolor=np.array(colour) / 255, edgecolor="0.5", label=name)
+            for name, colour in ERROR_COLORS.items() if with_void or name != "void"]
+
+
+def show_errors(image, truth, preds, class_names=None, cls=1, palette=None):
+    """Shows one image's predictions and, under each, its error map (:func:`error_map`), with legends.
+
+    Args:
+        image: One RGB image (H, W, 3), as for :func:`overlay`.
+        truth: Its ground-truth class indices (H, W).
+        preds: ``{model name: predicted class indices (H, W)}``.
+        class_names: Names for the class legend; none when None.
+        cls: The class whose hits and errors the bottom row draws.
+        palette: As for :func:`colorize`.
+
+    Returns:
+        The Matplotlib figure: top row image, ground truth and the predictions; bottom row the error
+        legend, the class legend, then each model's error map under its prediction.
+
+    Example:
+
+    >>> viz.show_errors(x[0], y[0], {"FCN-8s": p8[0]}, config.BINARY_CLASSES)  # doctest: +SKIP
+
+    Introduced in notebooks/06_evaluation.ipynb.
+    """
+    truth = np.asarray(truth)
+    preds = {name: np.asarray(labels) for name, labels in preds.items()}
+    if not preds:
+        raise ValueError("show_errors needs at least one model's prediction.")
+    columns = 2 + len(preds)
+    fig, axes = plt.subplots(2, columns, figsize=(2.4 * columns, 5.4))
+    top = [("image", _as_rgb(image)), ("ground truth", colorize(truth, palette))]
+    top += [(name, colorize(labels, palette)) for name, labels in preds.items()]
+    bottom = [(f"errors of {name}", error_map(truth, labels, cls, image)) for name, labels in preds.items()]
+    for ax, (title, picture) in zip(list(axes[0]) + list(axes[1, 2:]), top + bottom):
+        ax.imshow(picture)
+        ax.set_title(title, fontsize="medium")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[1, :2]:
+        ax.axis("off")
+    name = class_names[cls] if class_names is not None else f"class {cls}"
+    axes[1, 0].legend(handles=error_legend(np.any(truth == config.IGNORE_LABEL)), loc="center left",
+                      title=f"{name} pixels", frameon=False, fontsize="small")
+    if class_names is not None:
+        lut, _ = _lookup(palette)
+        handles = [Patch(color=lut[i] / 255, label=n) for i, n in enumerate(class_names)]
+        axes[1, 1].legend(handles=handles, loc="center left", title="classes", frameon=False, fontsize="small")
+    fig.tight_layout()
     return fig
 
 

@@ -40,6 +40,21 @@ QUOTES = [
     ("05", "FCN-32s fixed", "trimap_iou", "{:.2f}"),
     ("05", "FCN-8s staged", "trimap_iou", "{:.2f}"),
     ("05", "FCN-8s at-once", "fg_iou", "{:.2f}"),
+    # 06 · Evaluation
+    ("06", "dense baseline", "fg_iou", "{:.2f}"),
+    ("06", "dense baseline", "pixel_accuracy", "{:.2f}"),
+    ("06", "FCN-8s staged", "fg_iou", "{:.2f}"),
+    ("06", "FCN-8s staged", "pixel_accuracy", "{:.2f}"),
+    ("06", "FCN-8s staged", "trimap_iou", "{:.2f}"),
+    ("06", "FCN-16s staged", "fg_iou", "{:.2f}"),
+    ("06", "FCN-32s fixed", "fg_iou", "{:.2f}"),
+    ("06", "FCN-32s learned", "fg_iou", "{:.2f}"),
+    ("06", "FCN-32s fixed", "trimap_iou", "{:.2f}"),
+    ("06", "TF1 blog FCN-8s", "fg_iou", "{:.2f}"),
+    ("06", "d2l FCN", "fg_iou", "{:.2f}"),
+    ("06", "keras.io FCN-8S", "fg_iou", "{:.2f}"),
+    ("06", "U-Net (TF tutorial, fine-tuned)", "fg_iou", "{:.2f}"),
+    ("06", "U-Net (TF tutorial, frozen encoder)", "fg_iou", "{:.2f}"),
 ]
 
 

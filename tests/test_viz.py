@@ -110,6 +110,65 @@ def test_show_grid_without_predictions_or_legend():
                       {"fcn": np.zeros((1, 5, 7), np.uint8)})
 
 
+def test_error_map_colours_a_hand_made_3x3_example():
+    truth = np.array([[1, 1, 0],
+                      [0, 0, 1],
+                      [255, 1, 0]])
+    guess = np.array([[1, 0, 1],
+                      [0, 1, 1],
+                      [1, 1, 0]])
+    tp, fp, fn, tn, void = (0, 114, 178), (230, 159, 0), (204, 121, 167), (217, 217, 217), (0, 0, 0)
+    expected = np.array([[tp, fn, fp],
+                         [tn, fp, tp],
+                         [void, tp, tn]], np.uint8)  # The void pixel is predicted 1 but not scored.
+    result = viz.error_map(truth, guess)
+    assert result.dtype == np.uint8 and result.shape == (3, 3, 3)
+    np.testing.assert_array_equal(result, expected)
+    # Class 0's view swaps the roles: its hits are the foreground's true negatives.
+    np.testing.assert_array_equal(viz.error_map(truth, guess, cls=0)[1, 0], tp)
+    np.testing.assert_array_equal(viz.error_map(truth[..., None], guess), expected)
+
+
+def test_error_map_shows_the_faded_image_on_true_negatives_only():
+    truth = np.array([[1, 0], [0, 255]])
+    guess = np.array([[1, 0], [1, 0]])
+    image = np.array([[[0, 0, 0], [30, 60, 90]], [[255, 255, 255], [9, 9, 9]]], np.uint8)
+    result = viz.error_map(truth, guess, image=image)
+    np.testing.assert_array_equal(result[0, 1], [np.round(127.5 + 30)] * 3)  # Grey 60 faded to 158.
+    np.testing.assert_array_equal(result[0, 0], (0, 114, 178))
+    np.testing.assert_array_equal(result[1, 0], (230, 159, 0))
+    np.testing.assert_array_equal(result[1, 1], (0, 0, 0))
+    with pytest.raises(ValueError, match="same"):
+        viz.error_map(truth, guess[:1])
+    with pytest.raises(ValueError, match="Image shape"):
+        viz.error_map(truth, guess, image=image[:1])
+
+
+def test_error_colours_are_the_okabe_ito_ones_and_all_distinct():
+    hexes = {name: "#%02X%02X%02X" % colour for name, colour in viz.ERROR_COLORS.items()}
+    assert hexes == {"true positive": "#0072B2", "false positive": "#E69F00", "false negative": "#CC79A7",
+                     "true negative": "#D9D9D9", "void": "#000000"}
+    assert [h.get_label() for h in viz.error_legend()] == ["true positive", "false positive", "false negative",
+                                                          "true negative"]
+    assert viz.error_legend(with_void=True)[-1].get_label() == "void"
+
+
+def test_show_errors_puts_each_error_map_under_its_prediction_with_legends():
+    truth = random_masks((6, 7), classes=2)
+    preds = {"a": np.zeros((6, 7), np.uint8), "b": (truth == 1).astype(np.uint8)}
+    fig = viz.show_errors(np.zeros((6, 7, 3), np.uint8), truth, preds, ["background", "sign"])
+    axes = np.array(fig.axes).reshape(2, 4)
+    assert [ax.get_title() for ax in axes[0]] == ["image", "ground truth", "a", "b"]
+    assert [ax.get_title() for ax in axes[1, 2:]] == ["errors of a", "errors of b"]
+    np.testing.assert_array_equal(axes[1, 3].images[0].get_array(), viz.error_map(truth, preds["b"], 1,
+                                                                                   np.zeros((6, 7, 3), np.uint8)))
+    errors = [t.get_text() for t in axes[1, 0].get_legend().get_texts()]
+    assert errors == ["true positive", "false positive", "false negative", "true negative", "void"]
+    assert [t.get_text() for t in axes[1, 1].get_legend().get_texts()] == ["background", "sign"]
+    with pytest.raises(ValueError, match="at least one"):
+        viz.show_errors(np.zeros((6, 7, 3), np.uint8), truth, {})
+
+
 def test_plot_history_panels_and_lines():
     h1 = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "mean_iou": [0.2, 0.4],
           "val_mean_iou": [0.1, 0.3]}
