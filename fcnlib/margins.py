@@ -63,8 +63,19 @@ TABLE: dict[str, dict[str, dict[str, float]]] = {
         "adadelta_drop": {"quick": 0.5, "gpu": 0.5},  # Adadelta at 1.0: share of the loss it removes.
     },
 
-    # 08 · Beyond VGG
-    "08": {},
+    # 08 · Beyond VGG. Its models are the small synthetic-pretrained ones in every profile, so gpu = quick.
+    "08": {
+        "signal_predicting": {"quick": 0.5, "gpu": 0.5},  # Torch-style input, moving statistics: signal below.
+        "signal_fitting": {"quick": 0.8, "gpu": 0.8},  # Torch-style input, batch statistics: signal above.
+        "background_match": {"quick": 0.01, "gpu": 0.01},  # Port as ported: |pixel accuracy - background share|.
+        "ported_sign_share": {"quick": 0.005, "gpu": 0.005},  # Port as ported: share of pixels predicted as a sign.
+        "fixed_sign_share": {"quick": 0.02, "gpu": 0.02},  # Fixed port: share of pixels predicted as a sign.
+        "min_gain": {"quick": 0.05, "gpu": 0.05},  # Fixed port's mean IoU gain over the port as ported.
+        "bn_batch_dependence": {"quick": 1e-3, "gpu": 1e-3},  # BN frozen by index: change of image 0's features.
+        "adadelta_step_ratio": {"quick": 500, "gpu": 500},  # Adadelta step at rate 1.0 over the default's.
+        "naive_dice": {"quick": 0.3, "gpu": 0.3},  # Dice on the learner's targets, perfect prediction: above.
+        "masked_dice": {"quick": 0.05, "gpu": 0.05},  # soft_dice_loss with void skipped, perfect prediction: below.
+    },
 }
 
 

@@ -16,6 +16,10 @@ RESULTS = ROOT / "data" / "bench_quick.json"
 
 # (notebook prefix, model row, column, format of the number as the markdown writes it)
 QUOTES = [
+    # 08 · Beyond VGG: the benchmark's rows for the three architectures it compares.
+    ("08", "FCN-8s staged", "fg_iou", "{:.2f}"),
+    ("08", "ResNet50 FCN (d2l)", "fg_iou", "{:.2f}"),
+    ("08", "DeepLabv3+ (ResNet50)", "fg_iou", "{:.2f}"),
 ]
 
 
