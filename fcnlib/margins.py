@@ -119,11 +119,35 @@ TABLE: dict[str, dict[str, dict[str, float]]] = {
         "max_bench_difference": {"quick": 0.05, "gpu": 0.05},
     },
 
-    # 07 · Why won't it learn?
-    "07": {},
+    # 07 · Why won't it learn? Its demos build the quick models in every profile, so gpu = quick.
+    "07": {
+        "memorised": {"quick": 0.6, "gpu": 0.6},  # Sound run's last loss, as a share of the class-frequency loss.
+        "stuck": {"quick": 0.75, "gpu": 0.75},  # [-1, 1] input: last loss above this share of it.
+        "feature_spread": {"quick": 0.1, "gpu": 0.1},  # [-1, 1] input: block5_pool spread, share of caffe's.
+        "bn_batch_dependence": {"quick": 0.1, "gpu": 0.1},  # Trainable BN: change of one image's scores.
+        "bn_drift": {"quick": 0.005, "gpu": 0.005},  # Trainable BN: relative drift of bn2's moving mean.
+        "bn_loss_gap": {"quick": 0.01, "gpu": 0.01},  # Trainable BN: train-mode loss minus inference loss.
+        "invented": {"quick": 0.01, "gpu": 0.01},  # Bilinear-resized masks: share of labels that are no class.
+        "truncated_iou": {"quick": 0.6, "gpu": 0.6},  # MeanIoU(2) of a perfect sigmoid output, truncated.
+        "lr_small": {"quick": 0.9, "gpu": 0.9},  # lr_range_check at 1e-5: last/first loss above this.
+        "lr_best": {"quick": 0.5, "gpu": 0.5},  # lr_range_check at 1e-3: last/first loss below this.
+        "adadelta_default": {"quick": 0.1, "gpu": 0.1},  # Default-rate drop, as a share of rate 1.0's drop.
+        "adadelta_drop": {"quick": 0.5, "gpu": 0.5},  # Adadelta at 1.0: share of the loss it removes.
+    },
 
-    # 08 · Beyond VGG
-    "08": {},
+    # 08 · Beyond VGG. Its models are the small synthetic-pretrained ones in every profile, so gpu = quick.
+    "08": {
+        "signal_predicting": {"quick": 0.5, "gpu": 0.5},  # Torch-style input, moving statistics: signal below.
+        "signal_fitting": {"quick": 0.8, "gpu": 0.8},  # Torch-style input, batch statistics: signal above.
+        "background_match": {"quick": 0.01, "gpu": 0.01},  # Port as ported: |pixel accuracy - background share|.
+        "ported_sign_share": {"quick": 0.005, "gpu": 0.005},  # Port as ported: share of pixels predicted as a sign.
+        "fixed_sign_share": {"quick": 0.02, "gpu": 0.02},  # Fixed port: share of pixels predicted as a sign.
+        "min_gain": {"quick": 0.05, "gpu": 0.05},  # Fixed port's mean IoU gain over the port as ported.
+        "bn_batch_dependence": {"quick": 1e-3, "gpu": 1e-3},  # BN frozen by index: change of image 0's features.
+        "adadelta_step_ratio": {"quick": 500, "gpu": 500},  # Adadelta step at rate 1.0 over the default's.
+        "naive_dice": {"quick": 0.3, "gpu": 0.3},  # Dice on the learner's targets, perfect prediction: above.
+        "masked_dice": {"quick": 0.05, "gpu": 0.05},  # soft_dice_loss with void skipped, perfect prediction: below.
+    },
 }
 
 
