@@ -145,7 +145,7 @@ def test_error_map_shows_the_faded_image_on_true_negatives_only():
 
 
 def test_error_colours_are_the_okabe_ito_ones_and_all_distinct():
-    hexes = {name: "#%02X%02X%02X" % colour for name, colour in viz.ERROR_COLORS.items()}
+    hexes = {name: "#{:02X}{:02X}{:02X}".format(*colour) for name, colour in viz.ERROR_COLORS.items()}
     assert hexes == {"true positive": "#0072B2", "false positive": "#E69F00", "false negative": "#CC79A7",
                      "true negative": "#D9D9D9", "void": "#000000"}
     assert [h.get_label() for h in viz.error_legend()] == ["true positive", "false positive", "false negative",
