@@ -555,3 +555,39 @@ def test_check_all_finds_nothing_on_the_correct_set_up_of_each_model_and_each_bu
         twice = keras.Model(model.input, keras.layers.Softmax()(model.output))
         assert names(diagnose.check_model(twice, loss=sparse_ce(), probe_size=None)) == [
             "probabilities_with_from_logits"]
+
+
+class _FixedLosses:
+    """A stand-in trainer that returns a given loss curve, to test the verdict alone."""
+
+    def __init__(self, model, losses):
+        self.model, self._losses = model, losses
+
+    def losses(self, x, y, learning_rate, steps):
+        return list(self._losses)
+
+
+@pytest.mark.parametrize("ratios, severity", [
+    ([1.6, 1.0, 0.74, 0.8], "info"),  # The worst sound set-up measured: its best loss reached 0.73-0.74.
+    ([1.6, 1.0, 0.95, 0.92], "error"),  # Softmax applied twice stalls at 0.92-0.95 of the frequency loss.
+    ([1.6, 1.0, 0.86, 0.86], "error"),  # Just above the bar.
+    ([1.6, 0.8, float("nan")], "error"),  # A run that ends in NaN fails, whatever it reached before.
+])
+def test_the_verdict_is_the_lowest_loss_against_the_class_frequency_loss(ratios, severity):
+    x, y = learnable_batch()
+    model = conv_model()
+    constant = diagnose._constant_loss(model, y, sparse_ce())
+    trainer = _FixedLosses(model, [r * constant for r in ratios])
+    finding = diagnose._overfit_one_batch(trainer, x, y, len(ratios), 1e-3, sparse_ce())
+    assert finding.severity == severity
+    assert finding.details["best_loss"] == pytest.approx(min(r for r in ratios if r == r) * constant)
+
+
+def test_a_model_keras_cannot_clone_is_reported_as_such_not_as_a_training_failure():
+    inputs = keras.Input((None, None, 3))
+    halved = keras.layers.Lambda(lambda t: t * 0.5)(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1)(halved))
+    x, y = learnable_batch()
+    findings = {f.name: f for f in diagnose.check_all(model, x, y, 3, loss=sparse_ce(), steps=2)}
+    assert "training_fails" not in findings
+    assert findings["cannot_clone"].severity == "warning" and "Lambda" in findings["cannot_clone"].diagnosis
