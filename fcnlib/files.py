@@ -173,7 +173,9 @@ _LOSSLESS = ("PNG", "BMP", "GIF", "TIFF")
 def read_mask(path, palette=None) -> np.ndarray:
     """Reads a mask file as class indices, ``uint8`` of shape (H, W).
 
-    Palette and grayscale PNGs give their pixel values directly; a 1-bit image gives 0 and 1.
+    Grayscale PNGs give their pixel values directly; a 1-bit image gives 0 and 1. Palette PNGs give
+    their indices where the colours agree with ``palette`` (VOC's by default) or are their own; where
+    every colour is a class colour at another index (a re-ordered palette, any GIF), the colours decide.
     16-bit masks are accepted when every value fits in 0..255. An RGB mask is accepted when every
     colour is in ``palette`` (the VOC palette by default): it is a palette image saved as RGB, and
     is mapped back to indices.
@@ -204,8 +206,9 @@ def read_mask(path, palette=None) -> np.ndarray:
                 f"Mask {path} holds values up to {array.max()}; class indices must be 0..255."
             )
         array = array.astype(np.uint8)  # A copy: arrays over PIL buffers are read-only.
-        if image.mode != "P":
-            _refuse_black_and_white(array, path)
+        if image.mode == "P":
+            return _palette_classes(image, array, palette, path)
+        _refuse_black_and_white(array, path)
         return array
     if image.mode in ("RGB", "RGBA"):
         rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
@@ -214,6 +217,42 @@ def read_mask(path, palette=None) -> np.ndarray:
         f"Mask {path} has image mode {image.mode!r}, which holds no class indices; save it as a "
         "palette or single-channel greyscale PNG of class indices (fcnlib.files.write_mask does)."
     )
+
+
+def _palette_classes(image, array, palette, path) -> np.ndarray:
+    """The classes of a palette image: its indices where its colours agree with ``palette``, else by colour.
+
+    VOC's masks are palette PNGs whose indices are the classes and whose colours follow the VOC palette.
+    An editor may re-order the palette (the colours stay, the indices change) and GIF renumbers it on
+    save, so where every used colour is a class colour at another index, the colours decide. A palette
+    that is a grey ramp (index i coloured (i, i, i)) is a greyscale mask stored as palette: it is checked
+    like one (0/255 black and white is refused).
+    """
+    raw = list(image.getpalette() or [])
+    colours = np.array(raw + [0] * (768 - len(raw)), np.uint8).reshape(-1, 3)[:256]
+    reference = np.asarray(config.voc_palette() if palette is None else palette, np.uint8)
+    used = np.unique(array)
+    if all(u < len(reference) and (colours[u] == reference[u]).all() for u in used):
+        return array  # The VOC convention: the index is the class.
+    if all((colours[u] == u).all() for u in used):
+        _refuse_black_and_white(array, path)
+        return array
+    lookup = {tuple(int(c) for c in colour): index for index, colour in reversed(list(enumerate(reference)))}
+    found = {int(u): tuple(int(c) for c in colours[u]) for u in used}
+    if all(colour in lookup for colour in found.values()):
+        mapping = np.arange(256, dtype=np.uint8)
+        for index, colour in found.items():
+            mapping[index] = lookup[colour]
+        if image.format != "GIF":  # GIF always renumbers; a PNG whose palette moved deserves a word.
+            warnings.warn(f"Mask {path}: its palette is re-ordered (index and colour disagree with the "
+                          "VOC palette), so it was read by colour. Save masks with files.write_mask to "
+                          "keep index and colour together.", stacklevel=3)
+        return mapping[array]
+    if image.format == "GIF":
+        raise ValueError(f"Mask {path} is a GIF whose colours are not the palette's classes: GIF renumbers "
+                         "palette indices when it saves, so its indices are no classes. Save the mask as a "
+                         "palette PNG of class indices (files.write_mask).")
+    return array  # An own palette: the indices are the classes, as written.
 
 
 def _refuse_black_and_white(mask, path):
