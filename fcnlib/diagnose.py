@@ -144,11 +144,13 @@ def _input_kind(low, high):
     if low >= 0:
         return "unit" if high <= 1.0 else "raw"
     if high - low >= 20:
-        return "caffe"
+        # One caffe preprocessing reaches -123.68 at the lowest (a black pixel's red channel); a second
+        # one subtracts the mean again, down to about -227.
+        return "caffe" if low >= -124.5 else "caffe_twice"
     return "tf" if low >= -1.001 and high <= 1.001 else "torch"
 
 
-_KIND_WORDS = {"unit": "[0, 1]", "raw": "raw 0..255 pixels", "caffe": "caffe-style (mean-subtracted "
+_KIND_WORDS = {"caffe_twice": "preprocessed twice (the mean subtracted two times)", "unit": "[0, 1]", "raw": "raw 0..255 pixels", "caffe": "caffe-style (mean-subtracted "
                "0..255)", "tf": "already centred and scaled to [-1, 1]",
                "torch": "already centred and scaled (mean/std)"}
 
@@ -161,6 +163,11 @@ def _check_inputs(images, preprocessing="caffe"):
     seen = f"Input values span [{low:.3g}, {high:.3g}] ({images.dtype})."
     wanted, fix = PREPROCESSING[preprocessing]
     wanted = f"The backbone was trained on {wanted}."
+    if kind == "caffe_twice":
+        return [Finding("input_range", seen, "Images were preprocessed twice: values below -124 cannot "
+                        "come from one caffe preprocessing (its lowest is -123.68), so the mean was "
+                        f"subtracted two times. {wanted}", "Call pipeline.preprocess_vgg16 once: "
+                        "make_dataset and evaluate already do it for uint8 images.", "error")]
     if preprocessing == "caffe" and kind == "raw":
         return [Finding("input_range", seen, f"Images are raw 0..255 pixels, not mean-subtracted "
                         f"BGR. {wanted}", fix, "warning")]
@@ -329,8 +336,23 @@ def _compiled_metrics(model):
     return found
 
 
+def _probes_as_probabilities(model, channels) -> bool:
+    """True when the model's outputs on a random probe are softmax probabilities (channels summing to 1)."""
+    if channels < 2:
+        return False
+    try:
+        probe = np.random.default_rng(0).normal(0, 60, (1, 64, 64, 3)).astype(np.float32)
+        out = keras.ops.convert_to_numpy(model(probe, training=False)).astype(np.float64)
+    except Exception:  # A model that needs another input size says nothing here.
+        return False
+    return bool(out.min() >= 0 and out.max() <= 1 and np.allclose(out.sum(-1), 1, atol=1e-3))
+
+
 def _check_loss_and_output(model, loss, channels):
     activation, from_logits = _output_activation(model), _from_logits(loss)
+    if activation in (None, "linear") and from_logits and isinstance(model.layers[-1], keras.layers.Lambda) \
+            and _probes_as_probabilities(model, channels):
+        activation = "softmax"  # Hidden in a Lambda layer: the outputs say what it does.
     if activation in ("softmax", "sigmoid") and from_logits:
         floor = (f" With {channels} classes the loss can never fall below "
                  f"{-np.log(np.e / (np.e + channels - 1)):.2f}." if activation == "softmax" else "")

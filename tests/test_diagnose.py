@@ -591,3 +591,26 @@ def test_a_model_keras_cannot_clone_is_reported_as_such_not_as_a_training_failur
     findings = {f.name: f for f in diagnose.check_all(model, x, y, 3, loss=sparse_ce(), steps=2)}
     assert "training_fails" not in findings
     assert findings["cannot_clone"].severity == "warning" and "Lambda" in findings["cannot_clone"].diagnosis
+
+
+def test_images_preprocessed_twice_are_named():
+    from fcnlib import pipeline
+
+    images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
+    once, twice = pipeline.preprocess_vgg16(images), pipeline.preprocess_vgg16(pipeline.preprocess_vgg16(images))
+    masks = np.zeros((2, 16, 16), np.uint8)
+    assert not [f for f in diagnose.check_data(once, masks, 2) if f.name == "input_range"]
+    (finding,) = [f for f in diagnose.check_data(twice, masks, 2) if f.name == "input_range"]
+    assert finding.severity == "error" and "preprocessed twice" in finding.diagnosis
+
+
+def test_a_softmax_hidden_in_a_lambda_is_found_from_its_outputs():
+    inputs = keras.Input((None, None, 3))
+    logits = keras.layers.Conv2D(3, 1)(inputs)
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: keras.ops.softmax(t, axis=-1))(logits))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    names = [f.name for f in diagnose.check_model(model, probe_size=None)]
+    assert "probabilities_with_from_logits" in names
+    plain = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2.0)(logits))
+    plain.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert "probabilities_with_from_logits" not in [f.name for f in diagnose.check_model(plain, probe_size=None)]
