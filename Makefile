@@ -29,10 +29,14 @@ export PYTHONHASHSEED ?= 0
 
 setup: $(STAMP)
 
+# setuptools' editable install emits an InformationOnly notice ("Editable installation. Please be careful
+# with folders ... named like your package"): top-level data/ is mapped to fcnlib.data, which needs its
+# meta path finder. The notice changes nothing; the filter keeps it out of the set-up's output.
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	PYTHONWARNINGS="ignore:Editable installation:UserWarning" \
 	$(BIN)/python -m pip install --quiet -e ".[$(TF_EXTRA),lab,test,classroom]" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 	touch $(STAMP)
 

@@ -332,6 +332,16 @@ def test_cpu_workflow_runs_make_test_on_every_push_in_the_quick_profile():
     assert "FCN_PROFILE=full" not in commands
 
 
+def test_gpu_workflow_states_the_gpu_profiles_epochs():
+    import re
+
+    from fcnlib import config
+
+    text = (ROOT / ".github" / "workflows" / "gpu.yml").read_text(encoding="utf-8")
+    said = {int(n) for n in re.findall(r"(\d+) epochs?", text)}
+    assert said == {config.GPU.epochs}, f"gpu.yml speaks of {sorted(said)} epochs; the gpu profile trains {config.GPU.epochs}"
+
+
 def test_gpu_workflow_runs_the_gpu_profile_on_pushes_and_the_full_one_weekly():
     workflow = load_workflow("gpu.yml")
     assert "workflow_dispatch" in workflow["on"] and workflow["on"]["schedule"][0]["cron"]
