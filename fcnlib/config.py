@@ -39,13 +39,13 @@ OFFLINE_ENV = "FCN_OFFLINE"  # Set: never touch the network (a download stops at
 DATA_DIR_ENV = "FCN_DATA_DIR"
 CACHE_DIR_ENV = "FCN_CACHE_DIR"
 
-# Where the series lives: the Colab and Binder badges, every notebook's setup cell (which clones it on
-# Colab), the README, the docs, pyproject.toml and CITATION.cff use this address, and
+# Where the series lives: the Colab and Binder badges, every notebook's setup cell (which pip-installs
+# it from there on Colab), the README, the docs, pyproject.toml and CITATION.cff use this address, and
 # tests/test_packaging.py checks that each of them agrees with it. Renaming the repository means
 # changing it here and in those files.
 REPO_URL = "https://github.com/fcnlib/fcn-notebooks"
 
-# The repository root when fcnlib is used from a checkout (editable install, Colab clone, Binder);
+# The repository root when fcnlib is used from a checkout (editable install, Binder);
 # in an installed wheel it is site-packages, and FROM_CHECKOUT is False.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FROM_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "data").is_dir()
