@@ -288,7 +288,7 @@ def setup(notebook: str, profile: str | None = None, drive: bool = False,
         print(f"Data        {config.data_dir()}")
         print(budget.describe(notebook, active))
         if in_colab() and not drive and active.dataset != "synthetic":
-            print("Colab: each notebook is its own runtime. Set USE_DRIVE = True in the first cell to keep "
+            print("Colab: each notebook is its own runtime. Pass drive=True to fcnlib.start in the first cell to keep "
                   "data and trained models in Google Drive for the next notebooks.")
     ensure_data(notebook, active, verbose)
     return active
