@@ -10,7 +10,7 @@ Two pytest processes run at the same time:
   in order, in one process: 02 trains the FCN-32s that 04, 05 and 06 load from the checkpoint cache.
   Its output streams to the terminal.
 * ``unit``: the unit and smoke tests and the lab's tests (``pytest tests bench``). Each test keeps its data
-  and checkpoint cache in its own temporary folder (``tests/conftest.py``, ``bench/conftest.py``), so
+  and checkpoint cache in its own temporary folder (the root ``conftest.py``), so
   nothing it does meets the notebooks' cache.
   Its output goes to ``<logs>/unit.log`` and is printed when both are done.
 

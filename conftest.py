@@ -1,4 +1,5 @@
-"""Shared test set-up: quiet TensorFlow, the quick profile, a throw-away cache directory."""
+"""Test set-up shared by tests/ and bench/tests/: quiet TensorFlow, the quick profile, and every test's
+downloads and checkpoint cache in its own temporary folder."""
 
 import os
 
