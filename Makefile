@@ -25,7 +25,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 1
 export KERAS_BACKEND ?= tensorflow
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup series test test-unit bench clean-cache browser
+.PHONY: setup series test test-unit bench clean-cache browser gpu-check
 
 setup: $(STAMP)
 
@@ -62,6 +62,11 @@ browser:
 # The benchmark (bench/README.md): every model and the copied recipes, one budget (docs/RUNTIMES.md).
 bench: setup
 	FCN_PROFILE=$${FCN_PROFILE:-quick} $(BIN)/python -m bench
+
+# On a machine with a GPU: the gpu profile's epoch times, images/s and peak memory, measured on synthetic
+# VOC-layout scenes with random weights (no download); the tests run its --smoke mode on the CPU.
+gpu-check: setup
+	$(BIN)/python scripts/gpu_check.py --json build/gpu_check.json
 
 test-unit: setup
 	$(BIN)/python -m pytest tests bench -p no:cacheprovider
