@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 import platform
 from pathlib import Path
@@ -186,6 +187,30 @@ def smoke_version(profile: Profile) -> Profile:
         backbone_weights=None,  # No shipped or downloaded backbone has the smoke run's width.
         batch_size=4, epochs=1, smoke=True,
     )
+
+
+def count(value, name: str, minimum: int = 1) -> int:
+    """Checks a whole-number argument (NumPy integers too) and returns it as an int.
+
+    Raises:
+        ValueError: For a bool, a float, a string or a value below ``minimum``, naming the argument.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number, got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
+    return int(value)
+
+
+def positive(value, name: str) -> float:
+    """Checks a positive real argument such as a learning rate (NumPy numbers too) and returns a float.
+
+    Raises:
+        ValueError: For a bool, a string, NaN or a value not above zero, naming the argument.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r} ({type(value).__name__}).")
+    return float(value)
 
 
 TRUE_WORDS = ("1", "true", "yes", "on")

@@ -212,6 +212,7 @@ def trimap_iou(y_true, y_pred, num_classes, width=2, ignore_label=config.IGNORE_
 
     Introduced in notebooks/05_skip_connections.ipynb.
     """
+    width = config.count(width, "width")
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.ndim not in (2, 3) or y_true.shape != y_pred.shape:
         raise ValueError(f"Expected masks (H, W) or (N, H, W) of equal shape, got y_true "
@@ -264,6 +265,7 @@ def evaluate(model, data, num_classes, ignore_label=config.IGNORE_LABEL, batch_s
 
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
+    batch_size = config.count(batch_size, "batch_size")
     from fcnlib import pipeline  # Imported here: pipeline is only needed for raw images.
 
     if isinstance(data, tf.data.Dataset):

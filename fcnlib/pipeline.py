@@ -163,7 +163,13 @@ def from_arrays(images, masks) -> tf.data.Dataset:
 
 
 def _size(size):
-    return (int(size), int(size)) if np.ndim(size) == 0 else (int(size[0]), int(size[1]))
+    """An image size as (height, width): one whole number for a square, or a pair; each at least 1."""
+    if np.ndim(size) == 0:
+        side = config.count(size.item() if isinstance(size, np.ndarray) else size, "image_size")
+        return side, side
+    if len(size) != 2:
+        raise ValueError(f"image_size must be one number or (height, width), got {size!r}.")
+    return config.count(size[0], "image_size height"), config.count(size[1], "image_size width")
 
 
 def augment(image, mask, seed, crop_size=None, flip=True, scale_range=(0.75, 1.25),
@@ -290,6 +296,7 @@ def make_dataset(source, batch_size, training=False, image_size=None, augment=Fa
 
     Introduced in notebooks/00_setup_and_data.ipynb.
     """
+    batch_size, shuffle_buffer = config.count(batch_size, "batch_size"), config.count(shuffle_buffer, "shuffle_buffer")
     if isinstance(source, tf.data.Dataset):
         spec = source.element_spec
         if not (isinstance(spec, tuple) and len(spec) == 2 and spec[0].shape.rank == 3

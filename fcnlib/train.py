@@ -55,9 +55,7 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
 
     Introduced in notebooks/00_setup_and_data.ipynb.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer; got {seed!r}.")
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(config.count(seed, "seed", minimum=0))
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
@@ -123,10 +121,11 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
     Introduced in notebooks/02_fully_convolutional.ipynb.
     """
     epochs = _from_profile(profile, "epochs", epochs)
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
-    if learning_rate is not None and not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive; got {learning_rate!r}.")
+    epochs = config.count(epochs, "epochs")
+    if learning_rate is not None:
+        learning_rate = config.positive(learning_rate, "learning_rate")
+    if batch_size is not None:
+        batch_size = config.count(batch_size, "batch_size")
     _check_jit_compile(jit_compile)
     x, y = _split(train_data, "train_data")
     if not model.compiled or loss is not None or metrics is not None or learning_rate is not None:
