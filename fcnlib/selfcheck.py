@@ -26,11 +26,25 @@ def _fail(what: str, message: str, hint: str | None) -> None:
     raise ExerciseError(text)
 
 
+def _numbers(value, what, hint) -> np.ndarray:
+    """The answer as an array of floats; text, or anything else that is no number, fails in words."""
+    kind = type(value).__name__
+    if isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind in "USO":
+        _fail(what, f"expected a number (or an array of numbers), got {value!r} ({kind}).", hint)
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        _fail(what, f"expected a number (or an array of numbers), got a {kind} that is none.", hint)
+
+
 def expect_equal(actual, expected, what: str, hint: str | None = None) -> None:
     """Checks ``actual == expected`` (element-wise for arrays, shapes included)."""
     if actual is None or actual is Ellipsis:
         _fail(what, "no answer yet (the value is None or ...).", hint)
     a, e = np.asarray(actual), np.asarray(expected)
+    if isinstance(expected, str) != isinstance(actual, str):
+        _fail(what, f"expected {expected!r} ({type(expected).__name__}), got {actual!r} "
+                    f"({type(actual).__name__}).", hint)
     if a.shape != e.shape:
         _fail(what, f"expected shape {e.shape}, got {a.shape}.", hint)
     if not np.array_equal(a, e):
@@ -45,7 +59,7 @@ def expect_close(actual, expected, what: str, atol: float = 1e-5, rtol: float = 
     """Checks ``actual`` is within ``atol + rtol*|expected|`` of ``expected`` (arrays or numbers)."""
     if actual is None or actual is Ellipsis:
         _fail(what, "no answer yet (the value is None or ...).", hint)
-    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    a, e = _numbers(actual, what, hint), np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
         _fail(what, f"expected shape {e.shape}, got {a.shape}.", hint)
     # NaN is right where NaN is expected (e.g. the IoU of a class that never occurs) and wrong elsewhere.
@@ -62,6 +76,9 @@ def expect_close(actual, expected, what: str, atol: float = 1e-5, rtol: float = 
 
 def expect_true(condition, what: str, message: str, hint: str | None = None) -> None:
     """Checks a condition; ``message`` explains what it means when it does not hold."""
-    if not bool(condition):
+    if np.size(condition) != 1 and not isinstance(condition, (str, bytes)):
+        _fail(what, f"the check needs one yes or no, got {np.size(condition)} values "
+                    "(combine them with all(...) or any(...)).", hint)
+    if not bool(np.asarray(condition).item() if np.ndim(condition) else condition):
         _fail(what, message, hint)
     print(f"✓ {what}")

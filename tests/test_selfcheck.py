@@ -40,3 +40,17 @@ def test_expect_true():
     selfcheck.expect_true(True, "ok", "never shown")
     with pytest.raises(selfcheck.ExerciseError, match="IoU must improve"):
         selfcheck.expect_true(False, "fusion", "IoU must improve")
+
+
+@pytest.mark.parametrize("answer", ["0.5", b"0.5", ["0.5"], {"iou": 0.5}])
+def test_an_answer_that_is_no_number_gets_a_sentence(answer):
+    with pytest.raises(selfcheck.ExerciseError, match="expected a number"):
+        selfcheck.expect_close(answer, 0.5, "mean IoU")
+
+
+def test_text_where_a_number_is_expected_and_arrays_where_one_yes_is_expected_get_sentences():
+    with pytest.raises(selfcheck.ExerciseError, match=r"expected 6 \(int\), got '6' \(str\)"):
+        selfcheck.expect_equal("6", 6, "output height")
+    with pytest.raises(selfcheck.ExerciseError, match="needs one yes or no, got 3 values"):
+        selfcheck.expect_true(np.array([True, False, True]), "every mask is binary", "no")
+    selfcheck.expect_true(np.bool_(True), "a NumPy yes counts", "no")
