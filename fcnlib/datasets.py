@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ PETS_SPLITS = ("trainval", "test")
 # Oxford-IIIT Pet trimap values, and the classes each ``border`` choice gives.
 TRIMAP_PET, TRIMAP_BACKGROUND, TRIMAP_BORDER = 1, 2, 3
 PETS_CLASSES = {"void": ("background", "pet"), "class": ("background", "pet", "border")}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".tif", ".tiff", ".webp")
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".gif")  # Lossless formats only.
 _HINT = "or use the embedded dataset, which needs no download: fcnlib.synthetic.splits()"
 # Where each dataset's marker folder may sit under the root a user passes.
@@ -176,7 +177,7 @@ def read_classes(directory):
     path = Path(directory) / "classes.txt"
     if not path.is_file():
         return None
-    names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+    names = tuple(line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip())
     if not names:
         raise ValueError(f"{path} lists no class names; write one name per line (index = line).")
     return names
@@ -238,7 +239,7 @@ def load_folder(directory, split=None, classes=None, *, validate=False):
 
     Introduced in notebooks/00_setup_and_data.ipynb.
     """
-    root = Path(directory)
+    root = Path(directory).expanduser()
     images, masks = _index(root / "images", IMAGE_SUFFIXES), _index(root / "masks", MASK_SUFFIXES)
     if split is None:
         stems = sorted(images)
@@ -262,10 +263,18 @@ def load_folder(directory, split=None, classes=None, *, validate=False):
             )
     if not stems:
         raise ValueError(f"No images in {root / 'images'} (suffixes {IMAGE_SUFFIXES}).")
+    unmasked = [s for s in stems if s not in masks]
+    if unmasked:
+        others = sorted(p.name for p in (root / "masks").glob("*") if _stem(p) == unmasked[0])
+        raise FileNotFoundError(
+            f"{len(unmasked)} image(s) have no mask, e.g. {images[unmasked[0]]}: expected "
+            f"{root / 'masks' / unmasked[0]}.png (or {', '.join(MASK_SUFFIXES[1:])})"
+            + (f"; found {', '.join(others)}, which is no lossless mask format." if others else ".")
+        )
     classes = read_classes(root) if classes is None else parse_classes(classes)
     num_classes = None if classes is None else max(
         classes if isinstance(classes, int) else len(classes), 2)
-    pairs = [(images[s], masks.get(s, root / "masks" / f"{s}.png")) for s in stems]
+    pairs = [(images[s], masks[s]) for s in stems]
     return _pairs_dataset(pairs, num_classes, validate, f"folder {root}")
 
 
@@ -288,8 +297,8 @@ def _read_list(path, whole_lines=False):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Missing split list {path}; the dataset copy is incomplete.")
-    stems = [line.strip() if whole_lines else line.split()[0]
-             for line in path.read_text(encoding="utf-8").splitlines()
+    stems = [unicodedata.normalize("NFC", line.strip() if whole_lines else line.split()[0])
+             for line in path.read_text(encoding="utf-8-sig").splitlines()  # -sig: a BOM is no stem.
              if line.strip() and not line.startswith("#")]
     if not stems:
         raise ValueError(f"Split list {path} names no images.")
@@ -312,10 +321,16 @@ def _index(folder, suffixes):
             )
         if suffix not in suffixes:
             continue
-        if path.stem in found:
-            raise ValueError(f"Two files share the stem {path.stem!r}: {found[path.stem]}, {path}.")
-        found[path.stem] = path
+        stem = _stem(path)
+        if stem in found:
+            raise ValueError(f"Two files share the stem {stem!r}: {found[stem]}, {path}.")
+        found[stem] = path
     return found
+
+
+def _stem(path) -> str:
+    """A file's stem in one Unicode form (NFC): macOS writes names decomposed (NFD), Windows composed."""
+    return unicodedata.normalize("NFC", Path(path).stem)
 
 
 def _read_label(path):
