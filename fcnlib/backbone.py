@@ -124,6 +124,26 @@ def quick_classifier(pretrained: bool = False) -> keras.Model:
     return model
 
 
+def profile_classifier(profile, side: int) -> keras.Model:
+    """The classifier whose fully connected layers a profile's FCN converts (notebook 02).
+
+    Args:
+        profile: A :class:`fcnlib.config.Profile`.
+        side: The classifier's input side in pixels, for a profile without backbone weights.
+
+    Returns:
+        ImageNet VGG16 (``keras.applications.VGG16``, 1,000 softmax classes at 224 pixels) when the
+        profile's backbone weights are ``"imagenet"``; the quick classifier with its shipped weights
+        (five sign-presence logits at 96 pixels) for ``"synthetic"``; else (a smoke run) the same
+        layers at the profile's width with random weights.
+    """
+    if profile.backbone_weights == "imagenet":
+        return _source_model("imagenet")
+    if profile.backbone_weights == "synthetic":
+        return quick_classifier(pretrained=True)
+    return vgg16_classifier((side, side, 3), num_classes=len(config.MULTICLASS_CLASSES) - 1, width=profile.width)
+
+
 def verified_shipped_file(path, sha_path, rebuild_command=REBUILD_COMMAND) -> Path:
     """Returns ``path`` once its SHA-256 matches the first word of ``sha_path``.
 

@@ -129,3 +129,18 @@ def test_pretrained_quick_classifier_loads_predictions_too():
         kernel = stored["layers/dense_2/vars/0"][()]
     assert kernel.shape == (1024, 5)
     np.testing.assert_array_equal(np.asarray(model.get_layer("predictions").kernel), kernel)
+
+
+def test_profile_classifier_is_the_profiles_own(monkeypatch):
+    import dataclasses
+
+    quick = backbone.profile_classifier(config.QUICK, 96)
+    reference = backbone.quick_classifier(pretrained=True)
+    for a, b in zip(quick.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    smoke = backbone.profile_classifier(config.smoke_version(config.GPU), 64)
+    assert smoke.input_shape == (None, 64, 64, 3) and smoke.get_layer("predictions").units == 5
+    monkeypatch.setenv("FCN_OFFLINE", "1")
+    monkeypatch.setattr(backbone, "imagenet_weights_cached", lambda: False)
+    with pytest.raises(ConnectionError, match="ImageNet VGG16 weights"):
+        backbone.profile_classifier(dataclasses.replace(config.GPU, smoke=False), 224)
