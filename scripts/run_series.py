@@ -218,6 +218,7 @@ def run_notebook(path: Path, output: Path, timeout: int) -> Result:
             notebook, timeout=timeout, kernel_name="python3", km=kernel_manager(Path(scratch)),
             resources={"metadata": {"path": str(path.parent)}}
         )
+        client.owns_km = True  # Shut the kernel down after the run, as for nbclient's own manager.
 
         def on_start(**_):
             pid = getattr(client.km.provisioner, "pid", None) if client.km is not None else None
