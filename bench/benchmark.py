@@ -57,7 +57,7 @@ PUBLISHED = [  # (row name, published.BUILDERS key): the recipes learners copy, 
     ("keras.io FCN-8S", "keras_io_fcn8s"), ("d2l FCN", "d2l_fcn"), ("TF1 blog FCN-8s", "tf1_blog_fcn8s"),
     ("U-Net (TF tutorial, frozen encoder)", "tf_tutorial_unet"),
     ("U-Net (TF tutorial, fine-tuned)", "tf_tutorial_unet_fine_tuned"),
-    ("ResNet50 FCN (d2l)", "resnet50_fcn"), ("DeepLabv3+ (ResNet50)", "deeplabv3_plus"),
+    ("ResNet50 FCN, d2l's head", "resnet50_fcn"), ("DeepLabv3+ (ResNet50)", "deeplabv3_plus"),
 ]
 # Why d2l's head beats the series' FCN-32s: its Glorot score layer, with a fixed and a learned upsampler.
 EXPERIMENTS = [("FCN-32s fixed, Glorot score", "fcn32s_glorot_score"),

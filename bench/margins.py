@@ -36,7 +36,7 @@ SETUPS = {
     "quick FCN-8s, binary (check_all default)": (True, 40, 1e-3),
     "07 FCN-32s, multiclass": (True, 50, 1e-3),
     "08 VGG FCN-8s, trained 5 epochs": (True, 24, 3e-3),
-    "08 ResNet50 FCN (d2l), trained 5 epochs": (True, 24, 3e-3),
+    "08 ResNet50 FCN, d2l's head, trained 5 epochs": (True, 24, 3e-3),
     "08 DeepLabv3+, trained 5 epochs": (True, 24, 3e-3),
     "softmax twice (07)": (False, 50, 1e-3),
     "frozen model (07)": (False, 50, 1e-3),

@@ -217,7 +217,7 @@ class CropToMatch(keras.layers.Layer):
 
     def compute_output_shape(self, input_shapes):
         tensor_shape, reference_shape = input_shapes
-        for big, small in zip(tensor_shape[1:3], reference_shape[1:3]):
+        for big, small in zip(tensor_shape[1:3], reference_shape[1:3], strict=True):
             if big is not None and small is not None and big < small:
                 raise ValueError(
                     f"{self.name}: cannot crop a tensor of spatial shape {tuple(tensor_shape[1:3])} "

@@ -73,5 +73,5 @@ def row(model: str, source: str | Path = "quick") -> dict:
     """One model's row; a KeyError names the models the file has."""
     found = rows(source)
     if model not in found:
-        raise KeyError(f"The benchmark results have no row {model!r}; they have {sorted(found)}.")
+        raise KeyError(f"The benchmark results have no row {model!r}; they have: {', '.join(sorted(found))}.")
     return found[model]

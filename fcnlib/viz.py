@@ -285,7 +285,7 @@ def show_errors(image, truth, preds, class_names=None, cls=1, palette=None):
     top = [("image", _as_rgb(image)), ("ground truth", colorize(truth, palette))]
     top += [(name, colorize(labels, palette)) for name, labels in preds.items()]
     bottom = [(f"errors of {name}", error_map(truth, labels, cls, image)) for name, labels in preds.items()]
-    for ax, (title, picture) in zip(list(axes[0]) + list(axes[1, 2:]), top + bottom):
+    for ax, (title, picture) in zip(list(axes[0]) + list(axes[1, 2:]), top + bottom, strict=False):
         ax.imshow(picture)
         ax.set_title(title, fontsize="medium")
         ax.set_xticks([])
@@ -327,7 +327,7 @@ def plot_history(histories, metrics=("loss", "mean_iou")):
             available = sorted({k for history in histories.values() for k in history})
             raise ValueError(f"No history holds {metric!r}; available keys: {available}.")
     fig, axes = plt.subplots(1, len(metrics), squeeze=False, figsize=(4.5 * len(metrics), 3.4))
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         for index, (name, history) in enumerate(histories.items()):
             colour = f"C{index % 10}"
             for key, style, label in ((metric, "-", name), (f"val_{metric}", "--", f"{name} (val)")):
@@ -469,7 +469,7 @@ def plot_scores(rows, scores=None, references=None, title=None):
         values = np.array([float(row[score]) for row in rows.values()])
         positions = np.arange(len(rows)) + (k - (len(scores) - 1) / 2) * height
         ax.barh(positions, values, height=height * 0.9, color=f"C{k % 10}", label=score)
-        for y, value in zip(positions, values):
+        for y, value in zip(positions, values, strict=True):
             if np.isfinite(value):
                 ax.text(value + 0.01, y, f"{value:.2f}", va="center", fontsize="x-small")
     for index, (label, value) in enumerate((references or {}).items()):
@@ -520,7 +520,7 @@ def plot_lr_sweep(ratios, current=None, steps=None):
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(rates, shown, "o-", color="C0")
     ax.axhline(1.0, color="k", linestyle="--", linewidth=1, label="loss unchanged")
-    for rate, value, drawn in zip(rates, values, shown):
+    for rate, value, drawn in zip(rates, values, shown, strict=True):
         label = "diverged" if not np.isfinite(value) else f"{value:.2f}"
         ax.annotate(label, (rate, drawn), textcoords="offset points", xytext=(0, 7), ha="center",
                     fontsize="small")

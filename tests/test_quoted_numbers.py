@@ -57,7 +57,7 @@ QUOTES = [
     ("06", "U-Net (TF tutorial, frozen encoder)", "fg_iou", "{:.2f}"),
     # 08 · Beyond VGG: the benchmark's rows for the three architectures it compares.
     ("08", "FCN-8s staged", "fg_iou", "{:.2f}"),
-    ("08", "ResNet50 FCN (d2l)", "fg_iou", "{:.2f}"),
+    ("08", "ResNet50 FCN, d2l's head", "fg_iou", "{:.2f}"),
     ("08", "DeepLabv3+ (ResNet50)", "fg_iou", "{:.2f}"),
 ]
 
