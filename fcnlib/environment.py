@@ -281,6 +281,9 @@ def setup(notebook: str, profile: str | None = None, drive: bool = False,
         SetupStopped: When the profile's data or weights cannot be had; the message names
             ``FCN_PROFILE=quick``, which needs no download.
     """
+    if notebook not in budget.NOTEBOOK_RECIPES:
+        raise SetupStopped(f"Unknown notebook {notebook!r}: pass its two-digit number, one of "
+                           f"{', '.join(budget.NOTEBOOK_RECIPES)}.")
     if drive:
         use_google_drive()
     active = check(profile, verbose)

@@ -38,8 +38,10 @@ def preprocess_vgg16(images):
 
     Introduced in notebooks/00_setup_and_data.ipynb.
     """
-    if images.shape[-1] != 3:
-        raise ValueError(f"preprocess_vgg16 expects RGB images (..., 3), got shape {images.shape}.")
+    if not isinstance(images, (tf.Tensor, tf.Variable, np.ndarray)):
+        images = np.asarray(images)  # Lists and PIL images become arrays.
+    if images.ndim < 3 or images.shape[-1] != 3:
+        raise ValueError(f"preprocess_vgg16 expects RGB images (..., H, W, 3), got shape {tuple(images.shape)}.")
     mean = np.array(config.VGG_MEAN_BGR, np.float32)
     if isinstance(images, (tf.Tensor, tf.Variable)):
         return tf.cast(images, tf.float32)[..., ::-1] - mean

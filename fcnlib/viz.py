@@ -319,6 +319,12 @@ def plot_history(histories, metrics=("loss", "mean_iou")):
 
     Introduced in notebooks/02_fully_convolutional.ipynb.
     """
+    if hasattr(histories, "history") and isinstance(histories.history, dict):  # keras.callbacks.History
+        histories = histories.history
+    if not isinstance(histories, dict):
+        raise ValueError(f"plot_history takes a history dict (train.fit's, or model.fit(...).history) or "
+                         f"{{name: history}}, got {type(histories).__name__}.")
+    histories = {name: getattr(history, "history", history) for name, history in histories.items()}
     if histories and all(isinstance(v, (list, tuple, np.ndarray)) for v in histories.values()):
         histories = {"model": histories}
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)

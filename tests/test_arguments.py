@@ -54,3 +54,24 @@ def test_fit_names_a_rate_given_as_text_and_takes_numpy_epochs():
     assert len(history["loss"]) == 1
     with pytest.raises(ValueError, match="seed must be at least 0"):
         train.set_seed(-1)
+
+
+def test_containers_users_pass_are_taken_or_named():
+    import keras
+    from PIL import Image
+
+    from fcnlib import environment, viz
+
+    picture = Image.fromarray(np.zeros((4, 5, 3), np.uint8))
+    assert pipeline.preprocess_vgg16(picture).shape == (4, 5, 3)
+    assert pipeline.preprocess_vgg16([[[0, 0, 0]] * 5] * 4).shape == (4, 5, 3)
+    with pytest.raises(ValueError, match=r"RGB images \(\.\.\., H, W, 3\), got shape \(4, 5\)"):
+        pipeline.preprocess_vgg16(np.zeros((4, 5)))
+    history = keras.callbacks.History()
+    history.history = {"loss": [1.0, 0.5], "mean_iou": [0.2, 0.4]}
+    assert len(viz.plot_history(history).axes) == 2
+    assert len(viz.plot_history({"fcn": history}).axes) == 2
+    with pytest.raises(ValueError, match="plot_history takes a history dict.*got list"):
+        viz.plot_history([1.0, 0.5])
+    with pytest.raises(environment.SetupStopped, match="Unknown notebook '2': pass its two-digit number"):
+        environment.setup("2")
