@@ -70,8 +70,16 @@ def check(images: int = 256, smoke: bool = False, epochs: int = 2) -> list[dict]
         side = profile.image_size
         synthetic.write_voc_tree(Path(folder) / "voc", num_train=profile.num_train, num_val=profile.num_val,
                                  image_size=(side, side))
+        saved = {name: os.environ.get(name) for name in (config.DATA_DIR_ENV, config.OFFLINE_ENV)}
         os.environ.update({config.DATA_DIR_ENV: folder, config.OFFLINE_ENV: "1"})
-        data = recipes.make_datasets("binary", profile, augment=False, cache=False)
+        try:
+            data = recipes.make_datasets("binary", profile, augment=False, cache=False)
+        finally:  # The caller's environment as it was (the tests call this in their own process).
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         for variant in VARIANTS:
             keras.backend.clear_session()
             if gpus:

@@ -9,8 +9,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import gpu_check  # noqa: E402
 
 
-def test_the_smoke_mode_trains_every_model_and_reports_both_epochs(tmp_path, capsys):
+def test_the_smoke_mode_trains_every_model_and_reports_both_epochs(tmp_path, capsys, monkeypatch):
+    import os
+
+    monkeypatch.delenv("FCN_OFFLINE", raising=False)
     assert gpu_check.main(["--smoke", "--json", str(tmp_path / "rows.json")]) == 0
+    assert "FCN_OFFLINE" not in os.environ, "the check leaves the caller's environment as it was"
     out = capsys.readouterr().out
     rows = __import__("json").loads((tmp_path / "rows.json").read_text())
     assert [row["model"] for row in rows] == list(gpu_check.VARIANTS)
