@@ -82,3 +82,102 @@ def expect_true(condition, what: str, message: str, hint: str | None = None) -> 
     if not bool(np.asarray(condition).item() if np.ndim(condition) else condition):
         _fail(what, message, hint)
     print(f"✓ {what}")
+
+
+def _forbidden_code(targets) -> dict:
+    """{code object: dotted name} of the functions and methods in ``targets`` (modules, classes, functions)."""
+    import inspect
+
+    found = {}
+
+    def add(function, name):
+        function = inspect.unwrap(function)
+        code = getattr(function, "__code__", None)
+        if code is not None:
+            found[code] = name
+
+    for target in targets:
+        if inspect.ismodule(target):
+            for name, value in vars(target).items():
+                if getattr(value, "__module__", None) != target.__name__:
+                    continue  # Names the module imported from elsewhere stay allowed.
+                if inspect.isfunction(value):
+                    add(value, f"{target.__name__}.{name}")
+                elif inspect.isclass(value):
+                    for attr, member in vars(value).items():
+                        if inspect.isfunction(member):
+                            add(member, f"{target.__name__}.{name}.{attr}")
+        elif inspect.isclass(target):
+            for attr, member in vars(target).items():
+                if inspect.isfunction(member):
+                    add(member, f"{target.__module__}.{target.__qualname__}.{attr}")
+        elif callable(target):
+            add(target, f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', target)}")
+        else:
+            raise TypeError(f"by_hand takes modules, classes or functions, got {target!r}")
+    return found
+
+
+class by_hand:  # noqa: N801  (used as `with selfcheck.by_hand(...)`, like a function)
+    """Makes the library's own solution off limits while a student's code runs.
+
+    ``with selfcheck.by_hand(fcnlib.models, fcnlib.recipes, what="FCN-8s"): model = build_fcn8s(trunk)``
+    fails with a sentence naming the call when the student's code calls any function (or method of a
+    class) defined in those modules, however it was imported (``from fcnlib.models import fcn8s as f``
+    too): the check watches the calls themselves (``sys.setprofile``), not the names.
+    """
+
+    def __init__(self, *targets, what: str = "this exercise"):
+        self.forbidden = _forbidden_code(targets)
+        self.what = what
+        self.called: list[str] = []
+        self._previous = None
+
+    def _hook(self, frame, event, arg):
+        if event == "call" and frame.f_code in self.forbidden:
+            name = self.forbidden[frame.f_code]
+            self.called.append(name)
+            import sys
+
+            sys.setprofile(None)
+            raise ExerciseError(self._message(name))
+
+    def _message(self, name):
+        return (f"✗ by hand: your code called {name}. {self.what} asks you to write it yourself from "
+                "Keras layers and NumPy; the library's version is off limits here.")
+
+    def __enter__(self):
+        import sys
+
+        self._previous = sys.getprofile()
+        sys.setprofile(self._hook)
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        import sys
+
+        sys.setprofile(self._previous)
+        if self.called and not isinstance(value, ExerciseError):
+            raise ExerciseError(self._message(self.called[0]))  # The student's code caught the first error.
+        return False
+
+
+def run(function, *args, what: str, hint: str | None = None, **kwargs):
+    """Calls the student's ``function(*args, **kwargs)``; an exception becomes a sentence, not a traceback.
+
+    Visible checks call the student's code through this, so a crash reads "✗ your fcn8s_by_hand(...)
+    raised ValueError: ..." with the hint, and a checker's own ExerciseError passes through unchanged.
+    """
+    if not callable(function):
+        _fail(what, f"expected a function, got {function!r} ({type(function).__name__}).", hint)
+    try:
+        return function(*args, **kwargs)
+    except ExerciseError:
+        raise
+    except NotImplementedError:
+        _fail(what, f"{getattr(function, '__name__', 'your function')} is not written yet "
+                    "(it still raises NotImplementedError).", hint)
+    except Exception as error:  # noqa: BLE001  (any crash of the student's code becomes feedback)
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        _fail(what, f"{getattr(function, '__name__', 'your function')}(...) raised {type(error).__name__}"
+                    + (f": {first_line[:300]}" if first_line else "") + ".", hint)

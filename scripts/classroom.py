@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import builtins
 import copy
 import datetime
 import os
@@ -232,7 +233,41 @@ def _statements(source: str) -> list[str]:
         return []
     compound = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.If,
                 ast.With, ast.AsyncWith, ast.Try)
-    return [ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.stmt) and not isinstance(node, compound)]
+    return [_canonical(node) for node in ast.walk(tree) if isinstance(node, ast.stmt) and not isinstance(node, compound)]
+
+
+# Names a renamed copy keeps: modules and the builtins. Every other name (variables, arguments, the student's
+# own functions) becomes _0, _1, ... in the order it first appears in its statement.
+KEPT_NAMES = frozenset(dir(builtins)) | {
+    "np", "tf", "keras", "fcnlib", "plt", "math", "layers", "ops", "K", "selfcheck", "metrics", "models",
+    "recipes", "backbone", "config", "claims", "margins", "viz", "diagnose", "pipeline", "synthetic", "PROFILE"}
+
+
+class _Renamer(ast.NodeTransformer):
+    """Replaces the names a student is free to choose by their order of appearance."""
+
+    def __init__(self):
+        self.names = {}
+
+    def _name(self, name):
+        if name in KEPT_NAMES:
+            return name
+        return self.names.setdefault(name, f"_{len(self.names)}")
+
+    def visit_Name(self, node):
+        return ast.copy_location(ast.Name(id=self._name(node.id), ctx=node.ctx), node)
+
+    def visit_arg(self, node):
+        node.arg = self._name(node.arg)
+        return node
+
+
+def _canonical(statement: ast.stmt) -> str:
+    """A statement as `ast.unparse` writes it, with its free names numbered: renaming a variable changes nothing.
+
+    `out = (size - 1) * stride + kernel` and `h_out = (h - 1) * s + k` both read `_0 = (_1 - 1) * _2 + _3`.
+    """
+    return ast.unparse(_Renamer().visit(copy.deepcopy(statement)))
 
 
 def _telling(statement: str) -> bool:

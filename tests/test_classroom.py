@@ -66,6 +66,28 @@ def course(tmp_path_factory):
     return root
 
 
+def _shortcut_exercise(path):
+    """The first autograded exercise of a notebook and its hard-coded shortcut (tests/test_exercises_NN.py)."""
+    import importlib
+
+    import exercise_harness
+
+    grade = exercise_harness.graded_code_exercises(path.name[:2])[0]
+    module = importlib.import_module(f"test_exercises_{path.name[:2]}")
+    return grade, module.SHORTCUTS[grade]["hard-coded"]
+
+
+def _shortcut_submission(path):
+    """The instructor version with one exercise answered by its hard-coded shortcut: a partly right submission."""
+    import exercise_harness
+
+    notebook = _read(path)
+    grade, shortcut = _shortcut_exercise(path)
+    (cell,) = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"{grade}_solution"]
+    cell.source = exercise_harness.replace_solution(cell.source, shortcut)
+    return notebook
+
+
 @pytest.fixture(scope="module")
 def graded(course, tmp_path_factory):
     """The cheap notebooks autograded twice: the instructor version and the untouched student version."""
@@ -76,6 +98,8 @@ def graded(course, tmp_path_factory):
         (submissions / "untouched" / "downloads").mkdir(parents=True, exist_ok=True)
         untouched = submissions / "untouched" / "downloads" / f"Copy of {path.name}"  # As Colab names it.
         shutil.copyfile(course / "handout" / path.name, untouched)
+        (submissions / "shortcut").mkdir(exist_ok=True)
+        nbformat.write(_shortcut_submission(path), submissions / "shortcut" / path.name)
     with pytest.MonkeyPatch.context() as patch:  # The graded kernels inherit this environment.
         patch.setenv("FCN_CACHE_DIR", str(tmp_path_factory.mktemp("fcn_cache")))
         patch.setenv("FCN_DATA_DIR", str(tmp_path_factory.mktemp("fcn_data")))
@@ -286,6 +310,18 @@ def test_instructor_version_autogrades_to_full_marks(graded, path):
     points = {e.grade_id: e.points for e in classroom.exercises(path)}
     grades = graded["scores"][("instructor", path.stem)]
     assert grades == {grade_id: (value, value) for grade_id, value in points.items()}
+
+
+@pytest.mark.parametrize("path", CHEAP, ids=lambda path: path.stem)
+def test_shortcut_submission_gets_partial_marks(graded, path):
+    """One exercise answered by its hard-coded shortcut: that exercise scores 0, every other one full marks."""
+    grade, _ = _shortcut_exercise(path)
+    points = {e.grade_id: e.points for e in classroom.exercises(path)}
+    grades = graded["scores"][("shortcut", path.stem)]
+    expected = {grade_id: (0 if grade_id == f"{grade}_tests" else value, value) for grade_id, value in points.items()}
+    assert grades == expected
+    got = sum(score for score, _ in grades.values())
+    assert 0 < got < sum(points.values())
 
 
 @pytest.mark.parametrize("path", CHEAP, ids=lambda path: path.stem)

@@ -54,3 +54,45 @@ def test_text_where_a_number_is_expected_and_arrays_where_one_yes_is_expected_ge
     with pytest.raises(selfcheck.ExerciseError, match="needs one yes or no, got 3 values"):
         selfcheck.expect_true(np.array([True, False, True]), "every mask is binary", "no")
     selfcheck.expect_true(np.bool_(True), "a NumPy yes counts", "no")
+
+
+def test_by_hand_refuses_the_library_however_it_is_imported():
+    import fcnlib.metrics
+    from fcnlib.metrics import confusion_matrix as renamed
+
+    truth = np.array([[0, 1], [1, 1]])
+    with pytest.raises(selfcheck.ExerciseError, match=r"called fcnlib\.metrics\.confusion_matrix"):
+        with selfcheck.by_hand(fcnlib.metrics, what="The confusion matrix exercise"):
+            renamed(truth, truth, 2)
+    import sys
+
+    assert sys.getprofile() is None, "by_hand must leave no profiler behind"
+    # A student who catches the error is still caught when the block ends.
+    with pytest.raises(selfcheck.ExerciseError, match="by hand"):
+        with selfcheck.by_hand(fcnlib.metrics.confusion_matrix):
+            try:
+                fcnlib.metrics.confusion_matrix(truth, truth, 2)
+            except Exception:  # noqa: BLE001
+                pass
+    # Code of its own (and NumPy) runs freely.
+    with selfcheck.by_hand(fcnlib.metrics):
+        assert np.bincount(truth.ravel(), minlength=2).tolist() == [1, 3]
+    with pytest.raises(TypeError, match="modules, classes or functions"):
+        selfcheck.by_hand(3)
+
+
+def test_run_turns_a_crash_into_a_sentence():
+    def broken(x):
+        return x["missing"]
+
+    with pytest.raises(selfcheck.ExerciseError, match=r"broken\(\.\.\.\) raised TypeError"):
+        selfcheck.run(broken, 3, what="the score map")
+
+    def todo():
+        raise NotImplementedError()
+
+    with pytest.raises(selfcheck.ExerciseError, match="not written yet"):
+        selfcheck.run(todo, what="todo")
+    with pytest.raises(selfcheck.ExerciseError, match="expected a function"):
+        selfcheck.run(None, what="f")
+    assert selfcheck.run(lambda a, b=1: a + b, 1, b=2, what="sum") == 3
