@@ -79,7 +79,7 @@ clean-cache:
 #                                           badges open HANDOUT_URL's copy (a GitHub folder) or say to upload the file
 #   make autograde SUBMISSIONS=path/to/dir  grade <dir>/<student>/NN_name.ipynb, write grades.csv and feedback
 #   make feedback                           HTML feedback for graded submissions that have none yet
-#   make exercises                          refresh the exercise table in docs/INSTRUCTORS.md
+#   make exercises                          refresh the exercise table (docs/INSTRUCTORS.md) and summary (README.md)
 CLASSROOM ?= build/classroom
 
 .PHONY: release autograde feedback exercises

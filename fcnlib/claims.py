@@ -15,7 +15,11 @@ from measurements; in the ``gpu`` and ``full`` profiles (margins estimated, neve
 claim that does not hold prints a notice with its numbers and the notebook goes on.
 
 When ``FCN_CLAIMS_FILE`` names a file, every claim is appended to it as one JSON line
-(``{"claim", "numbers", "checked", "held"}``): ``make series`` reads it for its report.
+(``{"claim", "numbers", "checked", "held", "condition", "slack"}``): ``make series`` reads it for its
+report, and ``python -m bench.claims`` for the worst slack of each claim over seeds and CPU settings. The
+slack is how far the condition is from failing, in the units of what it compares: ``a > b + m`` has slack
+``a - (b + m)``; ``a < b < c`` the smaller of its two gaps; ``p and q`` the smaller of theirs (``None``
+where the condition is no comparison).
 
 Example:
 
@@ -26,9 +30,11 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import json
 import numbers as _numbers
 import os
+import sys
 
 from fcnlib import config, margins
 
@@ -91,7 +97,8 @@ def expect(condition, claim: str, **numbers) -> bool:
         print(f"– not checked (smoke run, {config.SMOKE_ENV}=1): {claim}{shown}")
         return False
     held = bool(condition)
-    _record({"claim": claim, "numbers": values, "checked": True, "held": held})
+    if os.environ.get(CLAIMS_FILE_ENV):
+        _record({"claim": claim, "numbers": values, "checked": True, "held": held} | _slack(sys._getframe(1)))
     if not held:
         profile = config.get_profile()
         if profile.name not in margins.MEASURED_PROFILES:
@@ -101,3 +108,43 @@ def expect(condition, claim: str, **numbers) -> bool:
         raise ClaimError(f"The claim does not hold in this run: {claim}{shown}")
     print(f"✓ {claim}{shown}")
     return True
+
+
+def _gap(node, evaluate):
+    """How far an expression of comparisons is from turning false (negative: it is false), or None."""
+    if isinstance(node, ast.BoolOp):
+        gaps = [_gap(value, evaluate) for value in node.values]
+        if any(gap is None for gap in gaps):
+            return None
+        return min(gaps) if isinstance(node.op, ast.And) else max(gaps)
+    if isinstance(node, ast.Compare):
+        gaps, left = [], evaluate(node.left)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = evaluate(comparator)
+            if isinstance(op, (ast.Gt, ast.GtE)):
+                gaps.append(float(left) - float(right))
+            elif isinstance(op, (ast.Lt, ast.LtE)):
+                gaps.append(float(right) - float(left))
+            else:
+                return None
+            left = right
+        return min(gaps)
+    return None
+
+
+def _slack(frame) -> dict:
+    """The condition's source and slack, read from the caller's code (only when claims are recorded)."""
+    try:
+        import executing  # IPython's own dependency: it finds the call a frame is executing.
+
+        call = executing.Source.executing(frame).node
+        condition = call.args[0]
+        variables = dict(frame.f_globals) | dict(frame.f_locals)
+
+        def evaluate(expression):
+            return eval(compile(ast.Expression(expression), "<claim>", "eval"), variables)  # noqa: S307
+
+        gap = _gap(condition, evaluate)
+        return {"condition": ast.unparse(condition), "slack": None if gap is None else float(gap)}
+    except Exception:  # noqa: BLE001  (the slack is a measurement aid; the claim itself is checked above)
+        return {"condition": None, "slack": None}

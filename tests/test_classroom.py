@@ -404,6 +404,30 @@ def test_guide_table_matches_the_notebooks():
         "docs/INSTRUCTORS.md) and commit the guide")
 
 
+def test_readme_summary_matches_the_notebooks():
+    """README.md states the exercises' count and points as the notebooks' nbgrader metadata give them."""
+    stated = classroom.table_in_guide(classroom.README, classroom.SUMMARY_BEGIN, classroom.SUMMARY_END)
+    assert stated == classroom.summary(NOTEBOOKS), (
+        "README.md's exercise summary is out of date: run `make exercises` and commit README.md")
+    found = [e for path in NOTEBOOKS for e in classroom.exercises(path)]
+    assert f"{len(found)} graded exercises" in stated
+
+
+def test_every_written_answer_has_a_rubric_with_its_points():
+    """Each exNN_k_answer has a rubric in docs/INSTRUCTORS.md whose rows add up to the exercise's points."""
+    guide = classroom.GUIDE.read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        for e in classroom.exercises(path):
+            if not e.grade_id.endswith("_answer"):
+                continue
+            heading = re.search(rf"^\*\*{path.name[:2]}, exercise {e.number}: .*?\((\d+(?:\.\d+)?) points?\)\.\*\*(.*?)(?=^\*\*|^## )",
+                                guide, re.M | re.S)
+            assert heading, f"docs/INSTRUCTORS.md has no rubric '**{path.name[:2]}, exercise {e.number}: ...**'"
+            assert float(heading.group(1)) == e.points, f"{e.grade_id}: rubric says {heading.group(1)} points"
+            rows = re.findall(r"^\| (\d+(?:\.\d+)?) \|", heading.group(2), re.M)
+            assert rows and sum(map(float, rows)) == e.points, f"{e.grade_id}: rubric rows give {rows}"
+
+
 def test_command_line_help(capsys):
     for command in ("release", "autograde", "feedback", "list", "check"):
         with pytest.raises(SystemExit) as exit_info:
