@@ -279,3 +279,9 @@ def test_docs_runtimes_shows_the_peak_memory():
     table = budget.markdown_table("gpu")
     assert "peak GPU memory" in table.splitlines()[0]
     assert f"| {budget.notebook_peak_gb('01'):.1f} GB |" in table and "| none |" in table
+
+
+def test_readme_states_the_drive_figure():
+    readme = (config.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"the series keeps about {budget.drive_bytes('gpu') / 1e9:.1f} GB there" in readme
+    assert f"VOC's {budget.VOC_BYTES / 1e9:.1f} GB archive" in readme
