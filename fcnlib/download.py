@@ -10,6 +10,11 @@ hidden staging folder and moves the result into place only when the whole archiv
 refuses members that would land outside the target: absolute paths, ``..``, links that point
 anywhere but downwards.
 
+Archives and what they unpack to may live in different places: ``FCN_ARCHIVE_DIR`` keeps the
+archives (on Colab, Google Drive: downloaded once, kept between runtimes) while they are unpacked
+under ``FCN_DATA_DIR`` (the runtime's local disk: VOC's 17,000 small files are slow to write and
+read through the Drive mount, and would take another 2 GB of it).
+
 When nothing can be downloaded the error names each URL tried, the place to copy the file by hand,
 and the fallback that always works: the embedded dataset, :mod:`fcnlib.synthetic`.
 """
@@ -47,6 +52,23 @@ CHUNK_BYTES = 1 << 20
 TIMEOUT_SECONDS = 60  # Per network read; a stalled server counts as a failed attempt.
 RETRIES = 3  # Attempts per URL before moving on to the next mirror.
 RETRY_DELAY_SECONDS = 2.0  # Wait before the second attempt, doubled before each later one.
+# Where downloaded archives are kept when set (environment.use_google_drive: on Google Drive).
+ARCHIVE_DIR_ENV = "FCN_ARCHIVE_DIR"
+
+
+def archive_dir() -> Path:
+    """The folder that keeps downloaded archives: ``FCN_ARCHIVE_DIR``, else ``config.data_dir()``."""
+    return Path(os.environ.get(ARCHIVE_DIR_ENV) or config.data_dir()).expanduser()
+
+
+def _archive_home(directory: Path, subfolder: str, archive_directory) -> Path:
+    """Where a dataset's archive goes: the folder given, ``archive_dir()/subfolder`` when
+    ``FCN_ARCHIVE_DIR`` is set, else beside what it unpacks to (``directory``)."""
+    if archive_directory is not None:
+        return Path(archive_directory)
+    if os.environ.get(ARCHIVE_DIR_ENV):
+        return archive_dir() / subfolder
+    return directory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -569,17 +591,21 @@ def _merge(src, dst):
         _merge(child, dst / child.name)
 
 
-def fetch_and_extract(archive: Archive, directory) -> Path:
-    """Downloads one known :class:`Archive` into ``directory`` (kept there) and unpacks it there."""
-    path = download(archive.urls, Path(directory) / archive.filename, archive.sha256)
+def fetch_and_extract(archive: Archive, directory, archive_directory=None) -> Path:
+    """Downloads one known :class:`Archive` (kept in ``archive_directory``, by default ``directory``)
+    and unpacks it into ``directory``. An archive already there is verified, not downloaded again."""
+    home = Path(archive_directory) if archive_directory is not None else Path(directory)
+    path = download(archive.urls, home / archive.filename, archive.sha256)
     return extract(path, directory)
 
 
-def download_voc(directory=None) -> Path:
+def download_voc(directory=None, archive_directory=None) -> Path:
     """Downloads and unpacks PASCAL VOC 2012 trainval (about 2 GB); returns its ``VOC2012`` folder.
 
     Args:
-        directory: Where to put it; ``<data_dir>/voc`` by default (``FCN_DATA_DIR``).
+        directory: Where to unpack it; ``<data_dir>/voc`` by default (``FCN_DATA_DIR``).
+        archive_directory: Where the archive is kept (and looked for); ``<FCN_ARCHIVE_DIR>/voc``
+            when that is set, else ``directory``.
 
     Returns:
         ``<directory>/VOCdevkit/VOC2012``, ready for :func:`fcnlib.datasets.load_voc`.
@@ -587,15 +613,17 @@ def download_voc(directory=None) -> Path:
     directory = Path(directory) if directory is not None else config.data_dir() / "voc"
     target = directory / "VOCdevkit" / "VOC2012"
     if not (target / "ImageSets" / "Segmentation" / "train.txt").is_file():
-        fetch_and_extract(VOC_TRAINVAL, directory)
+        fetch_and_extract(VOC_TRAINVAL, directory, _archive_home(directory, "voc", archive_directory))
     return target
 
 
-def download_sbd(directory=None) -> Path:
+def download_sbd(directory=None, archive_directory=None) -> Path:
     """Downloads and unpacks the SBD (``benchmark.tgz``, about 1.4 GB); returns ``dataset/``.
 
     Args:
-        directory: Where to put it; ``<data_dir>/sbd`` by default.
+        directory: Where to unpack it; ``<data_dir>/sbd`` by default.
+        archive_directory: Where the archive is kept; ``<FCN_ARCHIVE_DIR>/sbd`` when that is set,
+            else ``directory``.
 
     Returns:
         ``<directory>/benchmark_RELEASE/dataset`` (``img/``, ``cls/``, ``train.txt``, ``val.txt``).
@@ -603,7 +631,7 @@ def download_sbd(directory=None) -> Path:
     directory = Path(directory) if directory is not None else config.data_dir() / "sbd"
     target = directory / "benchmark_RELEASE" / "dataset"
     if not (target / "train.txt").is_file():
-        fetch_and_extract(SBD_BENCHMARK, directory)
+        fetch_and_extract(SBD_BENCHMARK, directory, _archive_home(directory, "sbd", archive_directory))
     return target
 
 

@@ -36,6 +36,8 @@ QUICK_WAY_OUT = ("Run the series without downloads in the quick profile: set PRO
                  "the first cell (or FCN_PROFILE=quick in the environment) and run again.")
 # Where Colab keeps data and trained models between notebooks when Google Drive is used.
 DRIVE_ROOT = Path("/content/drive/MyDrive/fcn-notebooks")
+# The runtime's local disk on Colab: unpacked datasets and epoch backups, which Drive need not keep.
+LOCAL_ROOT = Path("/content/fcn-local")
 
 
 class SetupStopped(RuntimeError):
@@ -183,21 +185,33 @@ def check(profile: str | None = None, verbose: bool = True) -> config.Profile:
 
 
 def use_google_drive(root: Path = DRIVE_ROOT) -> None:
-    """On Colab, mounts Google Drive and keeps downloads and the checkpoint cache there.
+    """On Colab, mounts Google Drive and keeps the downloaded archives and the checkpoint cache there.
 
     Each Colab notebook runs in its own runtime, which forgets everything when it ends; with the
-    data and trained models on Drive, later notebooks load them instead of downloading and
-    training again. Sets ``FCN_DATA_DIR`` and ``FCN_CACHE_DIR`` under ``root``.
+    archives and trained models on Drive, later notebooks load them instead of downloading and
+    training again. What Drive need not keep stays on the runtime's local disk (``LOCAL_ROOT``):
+    the unpacked datasets (VOC's 17,000 files are slow through the Drive mount; unpacking the
+    archive from Drive takes a minute or two per runtime) and the epoch backups of a training run
+    (weights and Adam's state, removed when it ends). Sets ``FCN_ARCHIVE_DIR`` and ``FCN_CACHE_DIR``
+    under ``root``, ``FCN_DATA_DIR`` and ``FCN_BACKUP_DIR`` under ``LOCAL_ROOT``. The series needs
+    about ``budget.drive_bytes("gpu")`` bytes of Drive (6.0 GB) in the gpu profile.
     """
     if not in_colab():
         print("Google Drive is only offered on Colab; keeping the local folders.")
         return
     from google.colab import drive  # Only importable on Colab.
 
+    from fcnlib import download, train  # Imported here: they load TensorFlow.
+
     drive.mount("/content/drive")
-    os.environ[config.DATA_DIR_ENV] = str(root / "data")
+    os.environ[download.ARCHIVE_DIR_ENV] = str(root / "data")
     os.environ[config.CACHE_DIR_ENV] = str(root / "cache")
-    print(f"Data in {root / 'data'}, trained models in {root / 'cache'} (Google Drive).")
+    os.environ[config.DATA_DIR_ENV] = str(LOCAL_ROOT / "data")
+    os.environ[train.BACKUP_DIR_ENV] = str(LOCAL_ROOT / "backups")
+    print(f"Downloaded archives in {root / 'data'}, trained models in {root / 'cache'} (Google Drive, "
+          f"about {budget.drive_bytes('gpu') / 1e9:.1f} GB for the series in the gpu profile); datasets "
+          f"unpacked in {LOCAL_ROOT / 'data'} and epoch backups in {LOCAL_ROOT / 'backups'} (this "
+          "runtime's disk).")
 
 
 def _gigabytes(count: int) -> str:
@@ -244,17 +258,27 @@ def ensure_data(notebook: str, profile: config.Profile, verbose: bool = True) ->
         print(f"Downloads (first use only, verified): {', '.join(f'{name} ({_gigabytes(size)})' for name, size, _ in wanted)}; "
               f"{_gigabytes(total)} in all, into {config.data_dir()} and ~/.keras/models.")
     for name, size, fetch in wanted:
-        target = config.data_dir()
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-            free = shutil.disk_usage(target).free
-        except OSError as error:
-            raise _stop(f"Cannot use the data folder {target} for {name}.", error) from None
-        needed = 2 * size if fetch is not backbone.fetch_imagenet_weights else size  # Archive + unpacked.
-        if free < needed:
-            raise _stop(f"Not enough space for {name} in {target}: {_gigabytes(free)} free, "
-                        f"about {_gigabytes(needed)} needed. Free space, or point {config.DATA_DIR_ENV} "
-                        "at a larger disk.", "disk space")
+        target, archives = config.data_dir(), download.archive_dir()
+        kept = {"PASCAL": ("voc", download.VOC_TRAINVAL), "the SBD": ("sbd", download.SBD_BENCHMARK)}
+        subfolder, archive = next((v for k, v in kept.items() if name.startswith(k)), (None, None))
+        # An archive kept from an earlier runtime (on Drive) needs no room of its own any more.
+        archive_size = 0 if archive and (archives / subfolder / archive.filename).is_file() else size
+        if archive is None:  # ImageNet weights: one file.
+            needs = [(target, size, config.DATA_DIR_ENV)]
+        elif archives == target:  # Archive + unpacked, in one folder.
+            needs = [(target, archive_size + size, config.DATA_DIR_ENV)]
+        else:  # The archive in FCN_ARCHIVE_DIR (Google Drive on Colab), unpacked in FCN_DATA_DIR.
+            needs = [(archives, archive_size, download.ARCHIVE_DIR_ENV), (target, size, config.DATA_DIR_ENV)]
+        for folder, needed, variable in needs:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                free = shutil.disk_usage(folder).free
+            except OSError as error:
+                raise _stop(f"Cannot use the folder {folder} for {name}.", error) from None
+            if free < needed:
+                raise _stop(f"Not enough space for {name} in {folder}: {_gigabytes(free)} free, "
+                            f"about {_gigabytes(needed)} needed. Free space, or point {variable} "
+                            "at a larger disk.", "disk space")
         try:
             fetch()
         except (OSError, ValueError) as error:

@@ -3,7 +3,11 @@
 Every notebook trains through :func:`train_or_load`, so re-running a notebook reuses the weights it
 trained before instead of training again. A cache entry is two files in ``config.cache_dir()``:
 ``<model name>-<hash>.weights.h5`` and ``<model name>-<hash>.json`` (the key, the history and the
-SHA-256 of the weights). The hash covers the key you give, the epochs, the learning rate and a hash
+SHA-256 of the weights). The weights file holds the model's weights only, not Adam's two slots per
+trainable weight (three times the size): when training ends, the model is compiled again with a fresh
+optimizer whose state is not built yet, exactly as a model loaded from the cache is, so the trained
+model neither holds Adam's state in accelerator memory nor writes it to the cache. Entries written
+with the optimizer's state, by earlier versions, still load (the state is skipped). The hash covers the key you give, the epochs, the learning rate and a hash
 of the recipe itself (:func:`recipe_hash`: the model's architecture from ``get_config()``, the loss,
 metrics and batch size, the shape of the data), so changing any of them trains afresh, whatever the
 package version says. An entry whose weights do not match their recorded SHA-256, or that fails to
@@ -11,9 +15,11 @@ load, is reported and retrained, never used. A run that trained no step (empty d
 entry; a cache that cannot be written is reported and the trained model is still returned.
 
 A run that lasts more than ``BACKUP_AFTER_SECONDS`` backs up its weights and optimizer after each
-epoch (Keras ``BackupAndRestore``) into ``<model name>-<hash>.backup/`` beside the entry; the same
-call after a crash or a lost runtime resumes from the last finished epoch, and the folder is removed
-once training ends.
+epoch (Keras ``BackupAndRestore``, which needs the optimizer to resume) into
+``<model name>-<hash>.backup/`` in :func:`backup_dir`: beside the entry, except when the cache
+lives on a Google Drive mount, where the backup (weights and Adam's state of every epoch) would fill
+the Drive, so it goes to the runtime's local disk. The same call after a crash resumes from the last
+finished epoch, and the folder is removed once training ends.
 
 Example:
 
@@ -28,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -302,6 +309,42 @@ def _write_cache(model, weights_path: Path, sidecar_path: Path, record: dict, hi
 
 # A run that lasts longer than this backs up each epoch; shorter runs would only lose seconds.
 BACKUP_AFTER_SECONDS = 120.0
+# Where epoch backups go when set (environment.use_google_drive sets it to the runtime's local disk).
+BACKUP_DIR_ENV = "FCN_BACKUP_DIR"
+# Where Colab mounts Google Drive (environment.use_google_drive); a cache below it is on Drive.
+DRIVE_MOUNT = Path("/content/drive")
+
+
+def on_drive(path) -> bool:
+    """Tells whether ``path`` lies on the Google Drive mount (:data:`DRIVE_MOUNT`)."""
+    path = Path(os.path.abspath(Path(path).expanduser()))
+    mount = Path(os.path.abspath(DRIVE_MOUNT))
+    return path == mount or mount in path.parents
+
+
+def backup_dir() -> Path:
+    """The folder of epoch backups: ``FCN_BACKUP_DIR`` when set, else the cache folder, unless that
+    lies on Google Drive: then ``config.user_cache_dir() / "backups"`` on the runtime's local disk.
+
+    A backup holds the weights and Adam's state of the last epoch, three times an entry's size; on
+    Drive it would take gigabytes of the 15 GB a free account has.
+    """
+    if os.environ.get(BACKUP_DIR_ENV):
+        return Path(os.environ[BACKUP_DIR_ENV]).expanduser()
+    cache = config.cache_dir()
+    return config.user_cache_dir() / "backups" if on_drive(cache) else cache
+
+
+def release_optimizer_state(model, learning_rate, loss=None, metrics=None, jit_compile="auto"):
+    """Compiles ``model`` again with a fresh Adam, dropping the trained optimizer's state.
+
+    Keras 3's ``compile`` replaces ``model.optimizer`` and drops the compiled train function
+    (keras/src/trainers/trainer.py sets ``train_function = None``), and a new optimizer builds its
+    slot variables only on its first training step, so the old slots (two per trainable weight) are
+    freed and the next ``fit`` starts Adam afresh, as it does for a model loaded from the cache.
+    The weights are untouched.
+    """
+    _compile(model, learning_rate, loss, metrics, jit_compile)
 
 
 class _Backup(keras.callbacks.BackupAndRestore):
@@ -396,6 +439,8 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
 
     Returns:
         ``(model, history)``: the compiled model and its history dict (the stored one on a cache hit).
+        Either way the model is compiled with a fresh Adam whose state is not built: a later
+        ``fit`` starts the optimizer afresh (:func:`release_optimizer_state`).
         A run that trained no step (empty ``train_data``) is returned untrained, with a warning,
         and is not cached; a cache that cannot be written is reported and the model returned.
 
@@ -437,7 +482,8 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
                 return model, history
             print(f"Ignoring stale or corrupt checkpoint {weights_path} ({reason}); retraining.")
             model = build_fn()  # A failed load may have changed some weights: start afresh.
-        counter = _backup_callback(Path(f"{stem}.backup")) if cache else None
+        backup = backup_dir() / f"{stem.name}.backup"
+        counter = _backup_callback(backup) if cache else None
         counter = counter or _StepCounter()
         history = fit(model, train_data, val_data, epochs=epochs, learning_rate=learning_rate,
                       loss=loss, metrics=metrics, verbose=verbose,
@@ -446,11 +492,15 @@ def train_or_load(build_fn, key: dict, train_data, val_data=None, *, epochs=None
         restored = getattr(counter, "restored_epoch", 0)
         if restored:
             history = counter.history(epochs)
+        if cache:
+            shutil.rmtree(backup, ignore_errors=True)  # Keras removes it at the end of fit; make sure.
         if counter.steps == 0 and restored < epochs:
             print(f"Warning: {model.name} trained zero steps: the training data is empty, so the "
                   "model is untrained and no cache entry was written. Check the dataset (its "
                   "split, file list and batch size) and run again.")
             return model, history
+        # Training is over: Adam's state would only take accelerator memory (and cache space).
+        release_optimizer_state(model, learning_rate, loss, metrics, jit_compile)
         if cache:
             try:
                 _write_cache(model, weights_path, sidecar_path, record, history)

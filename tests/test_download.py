@@ -10,6 +10,7 @@ import hashlib
 import http.server
 import io
 import os
+import shutil
 import tarfile
 import threading
 import time
@@ -17,6 +18,7 @@ import zipfile
 
 import pytest
 
+from fcnlib import config
 from fcnlib import download as dl
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes, several chunks once CHUNK_BYTES is patched.
@@ -411,3 +413,38 @@ def test_extracting_into_a_file_names_it(tmp_path):
     (tmp_path / "out").write_text("a file")
     with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
         dl.extract(archive, tmp_path / "out")
+
+
+def _fake_voc_archive(tmp_path, monkeypatch):
+    """A tiny VOCtrainval tar served from a file:// URL, pinned as download.VOC_TRAINVAL."""
+    source = _tar(tmp_path / "served.tar", [("VOCdevkit/VOC2012/ImageSets/Segmentation/train.txt", b"a\n"),
+                                            ("VOCdevkit/VOC2012/JPEGImages/a.jpg", b"jpg")], "w")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    monkeypatch.setattr(dl, "VOC_TRAINVAL", dl.Archive("VOCtrainval_11-May-2012.tar", (source.as_uri(),), digest))
+    return source
+
+
+def test_voc_archive_kept_in_the_archive_folder_and_unpacked_in_the_data_folder(tmp_path, monkeypatch):
+    _fake_voc_archive(tmp_path, monkeypatch)
+    drive, local = tmp_path / "drive" / "data", tmp_path / "local" / "data"
+    monkeypatch.setenv(dl.ARCHIVE_DIR_ENV, str(drive))
+    monkeypatch.setenv("FCN_DATA_DIR", str(local))
+    assert dl.archive_dir() == drive
+    target = dl.download_voc()
+    assert target == local / "voc" / "VOCdevkit" / "VOC2012" and (target / "JPEGImages" / "a.jpg").is_file()
+    assert _snapshot(drive) == ["voc", "voc/VOCtrainval_11-May-2012.tar"]  # Nothing unpacked on Drive.
+    # A new runtime: an empty local disk, the archive still on Drive, no network.
+    shutil.rmtree(local)
+    monkeypatch.setenv("FCN_OFFLINE", "1")
+    assert (dl.download_voc() / "JPEGImages" / "a.jpg").read_bytes() == b"jpg"
+
+
+def test_without_an_archive_folder_the_archive_stays_beside_its_contents(tmp_path, monkeypatch):
+    _fake_voc_archive(tmp_path, monkeypatch)
+    monkeypatch.delenv(dl.ARCHIVE_DIR_ENV, raising=False)
+    assert dl.archive_dir() == config.data_dir()
+    dl.download_voc(tmp_path / "elsewhere")
+    assert (tmp_path / "elsewhere" / "VOCtrainval_11-May-2012.tar").is_file()
+    dl.download_voc(tmp_path / "third", archive_directory=tmp_path / "archives")
+    assert (tmp_path / "archives" / "VOCtrainval_11-May-2012.tar").is_file()
+    assert (tmp_path / "third" / "VOCdevkit" / "VOC2012" / "JPEGImages" / "a.jpg").is_file()

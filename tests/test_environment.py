@@ -110,3 +110,46 @@ def test_a_profile_typo_stops_with_the_valid_names_and_no_traceback(monkeypatch)
     with pytest.raises(environment.SetupStopped, match=r"Unknown profile 'quik'.*\['full', 'gpu', 'quick'\]") as caught:
         environment.check(verbose=False)
     assert caught.value._render_traceback_()[0].startswith("SetupStopped: Unknown profile")
+
+
+def test_google_drive_keeps_archives_and_models_and_the_runtime_disk_the_rest(monkeypatch, tmp_path, capsys):
+    import sys
+    import types
+
+    from fcnlib import budget, download, train
+
+    mounted = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mounted.append)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    for variable in (download.ARCHIVE_DIR_ENV, train.BACKUP_DIR_ENV):  # Restored after the test.
+        monkeypatch.setenv(variable, "set by the test")
+        monkeypatch.delenv(variable)
+    root = environment.DRIVE_ROOT
+    environment.use_google_drive()
+    assert mounted == ["/content/drive"]
+    assert download.archive_dir() == root / "data" and config.cache_dir() == root / "cache"
+    assert train.on_drive(download.archive_dir()) and train.on_drive(config.cache_dir())
+    assert config.data_dir() == environment.LOCAL_ROOT / "data" and not train.on_drive(config.data_dir())
+    assert train.backup_dir() == environment.LOCAL_ROOT / "backups" and not train.on_drive(train.backup_dir())
+    assert f"{budget.drive_bytes('gpu') / 1e9:.1f} GB" in capsys.readouterr().out
+
+
+def test_space_is_checked_where_the_archive_and_the_unpacked_data_go(monkeypatch, tmp_path):
+    from fcnlib import download
+
+    archives, data = tmp_path / "drive", tmp_path / "local"
+    monkeypatch.setenv("FCN_PROFILE", "gpu")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv(download.ARCHIVE_DIR_ENV, str(archives))
+    monkeypatch.setenv("FCN_DATA_DIR", str(data))
+    free = {archives: 10**9, data: 10**12}
+    monkeypatch.setattr(environment.shutil, "disk_usage", lambda path: type("U", (), {"free": free[path]})())
+    with pytest.raises(environment.SetupStopped, match=f"Not enough space.*{archives}.*FCN_ARCHIVE_DIR"):
+        environment.setup("00")
+    # The archive kept on Drive by an earlier runtime needs no room there; the local disk needs room.
+    (archives / "voc").mkdir(parents=True)
+    (archives / "voc" / download.VOC_TRAINVAL.filename).write_bytes(b"kept")
+    free[data] = 10**9
+    with pytest.raises(environment.SetupStopped, match=f"Not enough space.*{data}.*FCN_DATA_DIR"):
+        environment.setup("00")

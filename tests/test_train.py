@@ -458,3 +458,122 @@ def test_jit_compile_is_passed_to_compile_and_checked():
         train.fit(build_tiny(), (x, y), epochs=1, jit_compile="yes")
     with pytest.raises(ValueError, match="jit_compile"):
         train.train_or_load(build_tiny, {"run": "a"}, (x, y), epochs=1, jit_compile="on")
+
+
+def _h5_values(path):
+    """Values stored in a .weights.h5 file, in total and under its optimizer's group."""
+    import h5py
+
+    totals = {"all": 0, "optimizer": 0}
+
+    def visit(name, item):
+        if isinstance(item, h5py.Dataset):
+            totals["all"] += item.size
+            if name.startswith("optimizer"):
+                totals["optimizer"] += item.size
+
+    with h5py.File(path, "r") as stream:
+        stream.visititems(visit)
+    return totals
+
+
+class _KeepOptimizer(keras.callbacks.Callback):
+    """Keeps weak references to the optimizer's variables as training ends."""
+
+    def on_train_end(self, logs=None):
+        import weakref
+
+        self.refs = [weakref.ref(v) for v in self.model.optimizer.variables]
+        self.slots = sum(int(np.prod(v.shape)) for v in self.model.optimizer.variables)
+
+
+def test_training_ends_with_the_optimizer_state_released_and_the_entry_holds_weights_only():
+    import gc
+
+    from fcnlib import budget
+
+    keep = _KeepOptimizer()
+    model, _ = cached({"run": "release"}, tiny_data(), callbacks=[keep])
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert keep.slots == budget.adam_values(trainable)  # Adam's state while it trained...
+    gc.collect()
+    assert not [ref for ref in keep.refs if ref() is not None], "the trained optimizer's variables are freed"
+    # ... and a fresh, unbuilt Adam afterwards: its step count and learning rate only.
+    assert not model.optimizer.built
+    assert sum(int(np.prod(v.shape)) for v in model.optimizer.variables) == budget.ADAM_SCALARS
+    (entry,) = config.cache_dir().glob("tiny-*.weights.h5")
+    stored = _h5_values(entry)
+    assert model.count_params() <= stored["all"] <= model.count_params() + budget.ADAM_SCALARS
+    assert stored["optimizer"] <= budget.ADAM_SCALARS
+    # A later fit trains on from the weights with a new Adam, as after a cache hit.
+    before = model.get_weights()
+    model.fit(*tiny_data(), batch_size=2, epochs=1, verbose=0)
+    assert model.optimizer.built and any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+def test_an_entry_written_with_the_optimizer_state_still_loads(monkeypatch, capsys):
+    data = tiny_data()
+    with monkeypatch.context() as patch:  # An entry as earlier versions wrote it: Adam's slots included.
+        patch.setattr(train, "release_optimizer_state", lambda *args, **kwargs: None)
+        trained, _ = cached({"run": "old entry"}, data)
+    (entry,) = config.cache_dir().glob("tiny-*.weights.h5")
+    assert _h5_values(entry)["optimizer"] > trained.count_params(), "the old entry holds Adam's slots"
+    capsys.readouterr()
+    loaded, _ = cached({"run": "old entry"}, data)
+    assert "Loaded tiny from cache" in capsys.readouterr().out
+    for a, b in zip(trained.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not loaded.optimizer.built  # The stored state is skipped, not loaded.
+
+
+def test_on_drive_and_the_backup_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(train, "DRIVE_MOUNT", tmp_path / "drive")
+    monkeypatch.delenv(train.BACKUP_DIR_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "local"))
+    assert train.on_drive(tmp_path / "drive" / "MyDrive" / "cache") and train.on_drive(tmp_path / "drive")
+    assert not train.on_drive(tmp_path / "drive-other") and not train.on_drive(tmp_path / "local")
+    assert train.backup_dir() == config.cache_dir()  # Not on Drive: beside the entries.
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "drive" / "MyDrive" / "cache"))
+    if sys.platform.startswith("linux"):
+        assert train.backup_dir() == tmp_path / "local" / "fcnlib" / "backups"
+    assert not train.on_drive(train.backup_dir())
+    monkeypatch.setenv(train.BACKUP_DIR_ENV, str(tmp_path / "chosen"))
+    assert train.backup_dir() == tmp_path / "chosen"
+
+
+class _DriveWatch(keras.callbacks.Callback):
+    """Lists every file under ``root`` at the end of each epoch."""
+
+    def __init__(self, root):
+        super().__init__()
+        self.root, self.seen = root, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen += [p for p in self.root.rglob("*") if p.is_file()]
+
+
+def test_with_the_cache_on_drive_epoch_backups_stay_on_local_disk(monkeypatch, tmp_path, capsys):
+    drive, local = tmp_path / "drive", tmp_path / "local"
+    monkeypatch.setattr(train, "DRIVE_MOUNT", drive)
+    monkeypatch.setattr(train, "BACKUP_AFTER_SECONDS", 0.0)
+    monkeypatch.delenv(train.BACKUP_DIR_ENV, raising=False)
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(drive / "MyDrive" / "cache"))
+    monkeypatch.setenv(train.BACKUP_DIR_ENV, str(local / "backups"))  # As environment.use_google_drive sets it.
+    data = tiny_data()
+
+    def run(*callbacks):
+        return train.train_or_load(build_tiny, {"run": "drive"}, data, epochs=3, learning_rate=1e-2,
+                                   loss=sparse_loss(), metrics=[], verbose=0, batch_size=2,
+                                   callbacks=list(callbacks))
+
+    watch = _DriveWatch(drive)
+    with pytest.raises(KeyboardInterrupt):
+        run(watch, _Disconnect(after_epoch=0))
+    (backup,) = (local / "backups").glob("tiny-*.backup")
+    assert (backup / "latest.weights.h5").is_file()
+    watch = _DriveWatch(drive)
+    model, history = run(watch)
+    assert "Resuming from the backup" in capsys.readouterr().out and len(history["loss"]) == 3
+    assert watch.seen == [], f"written on Drive while training: {watch.seen}"
+    assert not backup.exists(), "the backup is removed once training succeeded"
+    assert sorted(p.suffix for p in (drive / "MyDrive" / "cache").iterdir()) == [".h5", ".json"]
