@@ -115,7 +115,9 @@ def test_describe_says_estimated_for_gpus_and_smoke_for_smoke():
 def test_docs_runtimes_shows_the_budget_figures():
     root = config.REPO_ROOT
     readme = (root / "docs" / "RUNTIMES.md").read_text()
-    assert budget.markdown_table("gpu") in readme, "docs/RUNTIMES.md: regenerate the estimated-minutes table"
+    assert budget.markdown_table("gpu") in readme, (
+        "docs/RUNTIMES.md: paste the table that "
+        "`python -c \"from fcnlib import budget; print(budget.markdown_table('gpu'))\"` prints")
 
 
 def test_notebook_05s_exercise_epoch_is_counted_in_every_runtime_and_matches_the_notebook():
