@@ -143,8 +143,8 @@ class by_hand:  # noqa: N801  (used as `with selfcheck.by_hand(...)`, like a fun
             raise ExerciseError(self._message(name))
 
     def _message(self, name):
-        return (f"✗ by hand: your code called {name}. {self.what} asks you to write it yourself from "
-                "Keras layers and NumPy; the library's version is off limits here.")
+        return (f"✗ by hand: your code called {name}. {self.what} asks you to write it yourself; "
+                "the library's version is off limits here.")
 
     def __enter__(self):
         import sys
