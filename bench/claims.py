@@ -71,8 +71,14 @@ def run_one(path: Path, seed: int, setting: str, work: Path, lessons_only: bool,
         env = dict(os.environ) | SETTINGS[setting] | {
             "FCN_CLAIMS_FILE": str(claims_file), "FCN_CACHE_DIR": str(cache), "FCN_PROFILE": "quick",
             "FCN_STATIC_WIDGETS": "1", "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3"}
-        client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
+        manager = None
+        if os.name == "posix":  # Sockets in a private folder: ipykernel does not warn about unencrypted TCP.
+            from jupyter_client.manager import KernelManager
+
+            manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(scratch) / "kernel"))
+        client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True, km=manager,
                                 resources={"metadata": {"path": str(path.parent)}})
+        client.owns_km = True
         start = time.perf_counter()
         try:
             client.execute(env=env)
