@@ -31,7 +31,7 @@ from pathlib import Path
 # Dataset -> the profile it goes with: the embedded scenes run the quick profile, VOC the full one.
 DATASET_PROFILES = {"synthetic": "quick", "voc": "full"}
 DEFAULT_OUTPUT = Path("build") / "scores"
-SMOKE_BATCHES = 2  # --smoke: batches per split, one epoch, no checkpoint cache.
+SMOKE_BATCHES = 2  # --smoke: batches per split, one epoch (or --epochs), no checkpoint cache.
 SCORE_NAMES = (("pixel_accuracy", "pixel accuracy"), ("mean_accuracy", "mean accuracy"),
                ("mean_iou", "mean IU"), ("frequency_weighted_iou", "frequency weighted IU"))
 
@@ -92,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
                         "$FCN_DATA_DIR first.")
     p.add_argument("--smoke", action="store_true",
                    help=f"Check the set-up in minutes: {SMOKE_BATCHES} batches per split, one "
-                        "epoch, no checkpoint cache. The scores mean nothing.")
+                        "epoch (or --epochs), no checkpoint cache. The scores mean nothing.")
     p.add_argument("--no-cache", action="store_true",
                    help="Train afresh without reading or writing the checkpoint cache.")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
@@ -187,8 +187,22 @@ def check_output(folder) -> str | None:
     return None
 
 
+def trained_epochs(args, profile) -> int:
+    """The epochs the run trains (FCN-32s, at once, dense; staged stages take ``recipes.stage_epochs``).
+
+    ``--epochs`` when given, smoke run or not; else one in a smoke run and the profile's otherwise. The run's
+    name and its JSON record say this number, so that they say what was trained.
+    """
+    if args.epochs is not None:
+        return args.epochs
+    return 1 if args.smoke else profile.epochs
+
+
 def run_name(args, profile) -> str:
-    """The JSON's file name stem, e.g. ``fcn8s-multiclass-staged-fixed-full``."""
+    """The JSON's file name stem, e.g. ``fcn8s-multiclass-staged-fixed-full``.
+
+    ``-e<N>`` appears when ``--epochs`` is given; a smoke run trains those epochs too (one without it).
+    """
     parts = [args.model, args.task]
     if args.model in ("fcn16s", "fcn8s"):
         parts.append(args.schedule)
@@ -280,7 +294,7 @@ def main(argv=None) -> int:
             data = {name: split.take(SMOKE_BATCHES) for name, split in data.items()}
         model, history = recipes.train_model(
             args.model, args.task, args.upsampling, args.schedule, profile=profile, datasets=data,
-            epochs=1 if args.smoke else args.epochs, verbose=args.verbose,
+            epochs=trained_epochs(args, profile), verbose=args.verbose,
             cache=not (args.smoke or args.no_cache), strategy=strategy, jit_compile=jit_compile)
         trained = time.perf_counter() - started
         scores = recipes.scores(model, data["test"], args.task, profile)
@@ -293,7 +307,7 @@ def main(argv=None) -> int:
         "run": run_name(args, profile), "model": args.model, "task": args.task,
         "schedule": args.schedule, "upsampling": args.upsampling, "dataset": dataset,
         "split": "test", "smoke": args.smoke, "profile": dataclasses.asdict(profile),
-        "epochs": 1 if args.smoke else (args.epochs or profile.epochs),
+        "epochs": trained_epochs(args, profile),
         "dtype_policy": policy, "jit_compile": jit_compile,
         "replicas": strategy.num_replicas_in_sync, "devices": device_names,
         "seconds_train_or_load": round(trained, 1),

@@ -59,6 +59,44 @@ def _share(count, total):
     return f"{count / max(total, 1):.1%}"
 
 
+def _check_one_batch(where, x, y):
+    """Refuses a tf.data.Dataset (or its iterator) where one batch of arrays belongs, by name."""
+    for name, value in (("x", x), ("y", y)):
+        if hasattr(value, "element_spec"):  # tf.data.Dataset and its iterators; arrays have none.
+            kind = "tf.data.Dataset" if hasattr(value, "take") else "tf.data iterator"
+            raise ValueError(f"{where} takes one batch of arrays (images (N, H, W, 3) and masks (N, H, W)), "
+                             f"but {name} is a {kind}. Take one batch: images, masks = next(iter(dataset)), "
+                             f"then {where}({'' if where == 'check_data' else 'model, '}images[:4], masks[:4]"
+                             f"{', num_classes' if where == 'check_data' else ''}).")
+        if value is None:
+            raise ValueError(f"{where} got {name}=None; pass one batch of images (x) and its masks (y).")
+
+
+def _output_channels(model, where):
+    """The model's output channels; a clear error for what is no model, or one not built yet."""
+    if hasattr(model, "element_spec"):
+        raise ValueError(f"{where} takes the model first, then one batch: {where}(model, images, masks); "
+                         "the first argument is a tf.data.Dataset.")
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"{where} needs a keras.Model; got {type(model).__name__}.")
+    kind = type(model).__name__
+    wrap = ("Wrap it in a functional model, which builds it and gives it an output shape: "
+            "inputs = keras.Input((None, None, 3)); model = keras.Model(inputs, your_model(inputs)).")
+    if not model.built and isinstance(model, keras.Sequential):
+        raise ValueError(
+            f"{where} got a Sequential model that was never built: it has no input yet, so no weights and "
+            "no output shape. Start it with an input, keras.Sequential([keras.Input((None, None, 3)), ...]), "
+            "or build it: model.build((None, None, None, 3)).")
+    if not model.built:  # Functional models are built when made: this one is subclassed.
+        raise ValueError(f"{where} got a subclassed model ({kind}) that was never called, so it has no "
+                         f"weights and no output shape yet. {wrap}")
+    try:
+        return model.output_shape[-1]
+    except (AttributeError, ValueError):
+        raise ValueError(f"{where} got a subclassed model ({kind}), which has no output_shape to read the "
+                         f"classes from. {wrap}") from None
+
+
 # What a backbone's weights expect as input: (what the values look like, how to produce them).
 PREPROCESSING = {
     "caffe": (
@@ -127,7 +165,20 @@ def check_data(images, masks, num_classes, ignore_label=config.IGNORE_LABEL,
     if preprocessing is not None and preprocessing not in PREPROCESSING:
         raise ValueError(f"Unknown preprocessing {preprocessing!r}; choose one of "
                          f"{sorted(PREPROCESSING)} or None.")
+    _check_one_batch("check_data", images, masks)
     images, masks = np.asarray(images), np.asarray(masks)
+    if images.ndim == 3 and images.shape[-1] in (1, 3):
+        raise ValueError(f"check_data got one image of shape {images.shape} without a batch axis; add "
+                         "one: check_data(image[None], mask[None], ...).")
+    if images.size == 0 or masks.size == 0:
+        raise ValueError(f"check_data got an empty batch (images {images.shape}, masks {masks.shape}); "
+                         "pass at least one image and its mask, e.g. x[:4], y[:4].")
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        count = int(images.size - np.count_nonzero(np.isfinite(images)))
+        return [Finding("input_not_finite", f"{count} of {images.size} input values are NaN or inf.",
+                        "The network turns every NaN it meets into NaN outputs and a NaN loss; the value "
+                        "range says nothing about such a batch.", "Find where they come from (a division "
+                        "by zero in your normalisation, a failed read) and fix the images.", "error")]
     inputs = _check_inputs(images, preprocessing) if preprocessing else []
     if masks.ndim == images.ndim and masks.shape[-1] > 1:
         return inputs + check_one_hot(masks, num_classes, ignore_label)
@@ -520,11 +571,9 @@ def check_model(model, loss=None, metrics=None, probe_size=(70, 90)) -> list[Fin
 
     >>> diagnose.report(diagnose.check_model(model))  # doctest: +SKIP
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"check_model needs a keras.Model; got {type(model).__name__}.")
+    channels = _output_channels(model, "check_model")
     loss = getattr(model, "loss", None) if loss is None else loss
     metrics = _compiled_metrics(model) if metrics is None else list(metrics)
-    channels = model.output_shape[-1]
     return (_check_loss_and_output(model, loss, channels) + _check_mean_iou(metrics, channels)
             + _check_batchnorm(model) + _check_trainable(model) + _check_optimizer(model)
             + _check_output_size(model, probe_size))
@@ -650,6 +699,8 @@ def overfit_one_batch(model, x, y, steps=50, learning_rate=1e-3, loss=None,
 
     >>> diagnose.report(diagnose.overfit_one_batch(model, x[:4], y[:4]))  # doctest: +SKIP
     """
+    _output_channels(model, "overfit_one_batch")
+    _check_one_batch("overfit_one_batch", x, y)
     return _overfit_one_batch(_OneBatchTrainer(model, loss), x, y, steps, learning_rate, loss,
                               target_ratio)
 
@@ -721,6 +772,8 @@ def lr_range_check(model, x, y, learning_rates=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1), s
 
     >>> diagnose.report(diagnose.lr_range_check(model, x[:4], y[:4], current=1e-1))  # doctest: +SKIP
     """
+    _output_channels(model, "lr_range_check")
+    _check_one_batch("lr_range_check", x, y)
     return _lr_range_check(_OneBatchTrainer(model, loss), x, y, learning_rates, steps, current)
 
 
@@ -792,7 +845,9 @@ def check_all(model, x, y, num_classes=None, loss=None, steps=40, learning_rate=
 
     >>> diagnose.report(diagnose.check_all(model, x_train[:4], y_train[:4]))  # doctest: +SKIP
     """
-    num_classes = model.output_shape[-1] if num_classes is None else num_classes
+    channels = _output_channels(model, "check_all")
+    _check_one_batch("check_all", x, y)
+    num_classes = channels if num_classes is None else num_classes
     preprocessing = preprocessing or expected_preprocessing(model) or "caffe"
     findings = check_data(x, y, num_classes, preprocessing=preprocessing) + check_model(model, loss=loss)
     # One trainer for both runs: one compiled copy of the model (see _OneBatchTrainer).

@@ -31,7 +31,18 @@ from fcnlib import config, progress
 
 def _num_labels(num_classes):
     # One output channel means a sigmoid foreground probability: two labels, background and object.
-    return max(int(num_classes), 2)
+    return max(config.count(num_classes, "num_classes"), 2)
+
+
+def _squeeze_channel(y_true, y_pred):
+    """Drops a trailing axis of size 1 from whichever of the two has it where the other has none."""
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        y_pred = y_pred[..., 0]
+    if y_true.ndim == y_pred.ndim == 4 and y_true.shape[-1] == y_pred.shape[-1] == 1:
+        y_true, y_pred = y_true[..., 0], y_pred[..., 0]  # (N, H, W, 1) both: masks with a channel of one.
+    return y_true, y_pred
 
 
 def predict_labels(outputs) -> np.ndarray:
@@ -55,6 +66,11 @@ def predict_labels(outputs) -> np.ndarray:
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
     outputs = np.asarray(outputs)
+    if outputs.dtype.kind in "biu":
+        raise ValueError(
+            f"predict_labels takes a model's scores (floats, classes on the last axis), but got {outputs.dtype} "
+            f"values of shape {outputs.shape}: class indices already, or an image? Its argmax over the last "
+            "axis would be no prediction. Pass model.predict(images); use class indices as they are.")
     if outputs.dtype.kind == "f" and not np.isfinite(outputs).all():
         count = int(outputs.size - np.isfinite(outputs).sum())
         raise ValueError(
@@ -78,6 +94,23 @@ def _check_outputs(outputs, num_classes, where):
             raise ValueError(f"{where}: the 1-channel model outputs values {values.min():.3g}..{values.max():.3g}, "
                              "outside [0, 1]: logits, not sigmoid probabilities, so a 0.5 threshold would "
                              "be wrong. End the model with activation='sigmoid' (or threshold logits at 0).")
+
+
+def _check_batch_axis(images, where, fix):
+    """Refuses one image (H, W, C) where a batch (N, H, W, C) belongs, by its shape, never its values."""
+    shape = np.shape(images)
+    if len(shape) == 3 and shape[-1] in (1, 3, 4):
+        raise ValueError(f"{where} got one image of shape {tuple(shape)} without a batch axis; add one: {fix}.")
+    if len(shape) != 4:
+        raise ValueError(f"{where} takes images (N, H, W, 3); got an array of shape {tuple(shape)}.")
+
+
+def _check_finite(images, where):
+    values = np.asarray(images)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        count = int(values.size - np.count_nonzero(np.isfinite(values)))
+        raise ValueError(f"{where}: the images hold {count} NaN or inf value(s) of {values.size}, which no model "
+                         "can score; find where they come from (a division by zero, a failed read).")
 
 
 def confusion_matrix(y_true, y_pred, num_classes, ignore_label=config.IGNORE_LABEL) -> np.ndarray:
@@ -104,7 +137,7 @@ def confusion_matrix(y_true, y_pred, num_classes, ignore_label=config.IGNORE_LAB
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
     n = _num_labels(num_classes)
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = _squeeze_channel(np.asarray(y_true), np.asarray(y_pred))
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}; "
                          "pass class indices of the same shape (see predict_labels).")
@@ -213,7 +246,7 @@ def trimap_iou(y_true, y_pred, num_classes, width=2, ignore_label=config.IGNORE_
     Introduced in notebooks/05_skip_connections.ipynb.
     """
     width = config.count(width, "width")
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = _squeeze_channel(np.asarray(y_true), np.asarray(y_pred))
     if y_true.ndim not in (2, 3) or y_true.shape != y_pred.shape:
         raise ValueError(f"Expected masks (H, W) or (N, H, W) of equal shape, got y_true "
                          f"{y_true.shape} and y_pred {y_pred.shape}.")
@@ -268,6 +301,9 @@ def evaluate(model, data, num_classes, ignore_label=config.IGNORE_LABEL, batch_s
     batch_size = config.count(batch_size, "batch_size")
     from fcnlib import pipeline  # Imported here: pipeline is only needed for raw images.
 
+    if not callable(model):
+        raise ValueError(f"evaluate takes a Keras model first, then the data; got {type(model).__name__} "
+                         "as the model.")
     if isinstance(data, tf.data.Dataset):
         if len(data.element_spec[0].shape) == 3:
             data = data.batch(batch_size)
@@ -276,6 +312,7 @@ def evaluate(model, data, num_classes, ignore_label=config.IGNORE_LABEL, batch_s
         batches = data.as_numpy_iterator()
     elif isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = np.asarray(data[0]), np.asarray(data[1])
+        _check_batch_axis(x, "evaluate", "evaluate(model, (image[None], mask[None]), num_classes)")
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} images but y has {len(y)} masks.")
         total = -(-len(x) // batch_size)
@@ -289,6 +326,7 @@ def evaluate(model, data, num_classes, ignore_label=config.IGNORE_LABEL, batch_s
         if images.dtype == np.uint8:
             images = pipeline.preprocess_vgg16(images)
         elif step == 1:  # Float images must be preprocessed already (checked once, on the first batch).
+            _check_finite(images, "evaluate")
             pipeline.check_scale(images, "preprocessed", "evaluate")
         outputs = model(images, training=False)
         if step == 1:
@@ -415,6 +453,7 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
         self.ignore_label, self.from_logits = ignore_label, from_logits
 
     def call(self, y_true, y_pred):
+        _check_loss_channels(self.name, 1, y_pred)
         labels, valid = _dense_targets(y_true, y_pred, self.ignore_label)
         poison = _check_batch(labels, y_pred, 2, None, f"{self.name} (1 sigmoid channel)")
         labels = ops.cast(labels, y_pred.dtype)[..., None]
@@ -447,8 +486,10 @@ class SoftDiceLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         channels = y_pred.shape[-1]
         if channels not in (1, self.num_classes):
-            raise ValueError(f"soft_dice_loss expects {self.num_classes} output channels "
-                             f"(or 1 for sigmoid), got predictions of shape {y_pred.shape}.")
+            raise ValueError(f"{self.name}: the loss was built for num_classes={self.num_classes} but the model "
+                             f"outputs {channels} channels (predictions of shape {tuple(y_pred.shape)}); build it "
+                             f"with soft_dice_loss({channels}), or give the model {self.num_classes} output "
+                             "channels (or 1 sigmoid channel).")
         labels, valid = _dense_targets(y_true, y_pred, self.ignore_label)
         poison = _check_batch(labels, y_pred, max(channels, 2), None, self.name)
         if channels == 1:
@@ -468,6 +509,38 @@ class SoftDiceLoss(keras.losses.Loss):
         return {**super().get_config(), "num_classes": self.num_classes,
                 "ignore_label": self.ignore_label, "from_logits": self.from_logits,
                 "smooth": self.smooth}
+
+
+def _check_loss_channels(name, num_classes, y_pred):
+    """Refuses predictions whose channels do not match the ``num_classes`` a loss was built for.
+
+    Checked on the static shape, so it raises once, when Keras traces the step, with both numbers; without
+    it a 2-class cross-entropy on one channel fails inside TensorFlow with a broadcasting error (or, with
+    only background in the batch, returns 0), and a 1-class one on two channels fails on the shapes.
+    """
+    channels = y_pred.shape[-1]
+    if channels is None or int(channels) == int(num_classes):
+        return
+    own = "1 sigmoid channel" if int(num_classes) == 1 else f"{num_classes} logits"
+    raise ValueError(f"{name}: the loss was built for num_classes={num_classes} ({own} per pixel) but the model "
+                     f"outputs {channels} channel(s) (predictions of shape {tuple(y_pred.shape)}). Build the loss "
+                     f"with segmentation_loss({channels}), or give the model {num_classes} output channel(s).")
+
+
+def _with_channel_check(loss, num_classes):
+    """Keras' own loss, whose ``call`` first checks the output channels against ``num_classes``.
+
+    The check is added to this one object, not to a subclass: the loss keeps Keras' class and config, so
+    models saved with it, ``isinstance`` tests and the checkpoint cache's keys stay as they were.
+    """
+    call = loss.call
+
+    def checked(y_true, y_pred):
+        _check_loss_channels(loss.name, num_classes, y_pred)
+        return call(y_true, y_pred)
+
+    loss.call = checked
+    return loss
 
 
 def segmentation_loss(num_classes, ignore_label=config.IGNORE_LABEL) -> keras.losses.Loss:
@@ -490,9 +563,11 @@ def segmentation_loss(num_classes, ignore_label=config.IGNORE_LABEL) -> keras.lo
 
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
-    if int(num_classes) == 1:
+    num_classes = config.count(num_classes, "num_classes")
+    if num_classes == 1:
         return MaskedBinaryCrossentropy(ignore_label=ignore_label)
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=ignore_label)
+    return _with_channel_check(
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=ignore_label), num_classes)
 
 
 def soft_dice_loss(num_classes, ignore_label=config.IGNORE_LABEL, from_logits=True) -> keras.losses.Loss:
@@ -512,4 +587,4 @@ def soft_dice_loss(num_classes, ignore_label=config.IGNORE_LABEL, from_logits=Tr
 
     Introduced in notebooks/07_why_wont_it_learn.ipynb.
     """
-    return SoftDiceLoss(num_classes, ignore_label=ignore_label, from_logits=from_logits)
+    return SoftDiceLoss(config.count(num_classes, "num_classes"), ignore_label=ignore_label, from_logits=from_logits)

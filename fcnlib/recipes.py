@@ -374,5 +374,6 @@ def segment_images(model, images) -> np.ndarray:
     The whole path from raw images: ``pipeline.preprocess_vgg16``, ``model.predict``, then
     :func:`fcnlib.metrics.predict_labels`, which turns model outputs into class indices.
     """
+    metrics._check_batch_axis(images, "recipes.segment_images", "segment_images(model, image[None])[0]")
     pipeline.check_scale(images, "raw", "recipes.segment_images")
     return metrics.predict_labels(model.predict(pipeline.preprocess_vgg16(images), verbose=0))

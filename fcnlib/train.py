@@ -135,6 +135,9 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
         batch_size = config.count(batch_size, "batch_size")
     _check_jit_compile(jit_compile)
     x, y = _split(train_data, "train_data")
+    _check_training_data(model, x, y, "train_data")
+    if val_data is not None:
+        _check_training_data(model, *_split(val_data, "val_data"), "val_data")
     if not model.compiled or loss is not None or metrics is not None or learning_rate is not None:
         _compile(model, _from_profile(profile, "learning_rate", learning_rate), loss, metrics,
                  jit_compile)
@@ -158,6 +161,51 @@ def fit(model, train_data, val_data=None, epochs=None, learning_rate=None, loss=
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=val_data,
                         shuffle=y is not None, verbose=verbose, callbacks=callbacks)
     return {name: [float(value) for value in values] for name, values in history.history.items()}
+
+
+def _check_training_data(model, x, y, what):
+    """Refuses images the model would train on silently wrong, by name, before any step runs.
+
+    Raw ``uint8`` pixels (``metrics.evaluate`` and ``recipes.segment_images`` preprocess such images
+    themselves, so a model trained on them would be scored on other inputs), one image without a batch
+    axis, NaN or inf pixels, and mask values the model's output channels cannot hold.
+    """
+    from fcnlib import metrics as seg_metrics  # Imported late: train must import without it.
+
+    if y is None:  # A dataset: its element types say whether the images are raw.
+        spec = getattr(x, "element_spec", None)
+        if isinstance(spec, tuple) and spec and getattr(spec[0], "dtype", None) == tf.uint8:
+            raise ValueError(f"{what} yields uint8 images (raw pixels 0..255), but the series' models train on "
+                             "VGG-preprocessed floats, and evaluate preprocesses uint8 images itself. Build the "
+                             "dataset with pipeline.make_dataset, which preprocesses them.")
+        return
+    if hasattr(x, "element_spec") or hasattr(y, "element_spec"):
+        raise ValueError(f"{what} is a pair holding a tf.data.Dataset; pass the dataset itself, which yields "
+                         "(images, masks) batches, or an (images, masks) pair of arrays.")
+    images, masks = np.asarray(x), np.asarray(y)
+    seg_metrics._check_batch_axis(images, f"train.fit's {what}", "(image[None], mask[None])")
+    if len(images) != len(masks):
+        raise ValueError(f"{what} has {len(images)} images but {len(masks)} masks; every image needs its mask.")
+    if images.dtype == np.uint8:
+        raise ValueError(f"{what} holds uint8 images (raw pixels 0..255), but the series' models train on "
+                         "VGG-preprocessed floats, and evaluate and segment_images preprocess uint8 images "
+                         "themselves, so a model trained on raw pixels would be scored on other inputs. Pass "
+                         "(pipeline.preprocess_vgg16(images), masks), or pipeline.make_dataset((images, masks), "
+                         "batch_size).")
+    seg_metrics._check_finite(images, f"train.fit's {what}")
+    try:
+        channels = model.output_shape[-1]
+    except (AttributeError, ValueError):  # A subclassed or unbuilt model: Keras checks the labels.
+        return
+    if channels is None or masks.dtype.kind not in "biuf" or masks.size == 0:
+        return
+    labels = masks[masks != config.IGNORE_LABEL]
+    bad = np.unique(labels[(labels < 0) | (labels >= max(int(channels), 2))])
+    if bad.size:
+        raise ValueError(f"{what}'s masks hold value(s) {bad[:10].tolist()}, but the model outputs {channels} "
+                         f"channel(s), so it knows the classes 0..{max(int(channels), 2) - 1} (num_classes="
+                         f"{channels}). Build the model with num_classes set to the number of classes in the "
+                         "masks (void pixels are 255).")
 
 
 def _from_profile(profile, name: str, value):

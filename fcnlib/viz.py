@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+from collections.abc import Mapping
 from numbers import Real
 
 import matplotlib.pyplot as plt
@@ -41,6 +42,15 @@ def _lookup(palette):
     return lut, len(colours)
 
 
+def _arrays_only(where, call, **values):
+    """Refuses a tf.data.Dataset (or its iterator) where arrays belong, naming it and the way out."""
+    for name, value in values.items():
+        if hasattr(value, "element_spec"):  # tf.data.Dataset and its iterators; arrays have none.
+            kind = "tf.data.Dataset" if hasattr(value, "take") else "tf.data iterator"
+            raise ValueError(f"{where} draws arrays, but {name} is a {kind}. Take one batch: images, masks = "
+                             f"next(iter(dataset)), then {call}.")
+
+
 def colorize(mask, palette=None) -> np.ndarray:
     """Colours a mask of class indices; void (255) is drawn in the VOC void colour (224, 224, 192).
 
@@ -62,6 +72,7 @@ def colorize(mask, palette=None) -> np.ndarray:
 
     Introduced in notebooks/00_setup_and_data.ipynb.
     """
+    _arrays_only("colorize", "colorize(masks[0])", mask=mask)
     mask = np.asarray(mask)
     if mask.ndim >= 3 and mask.shape[-1] == 1:
         mask = mask[..., 0]
@@ -81,10 +92,15 @@ def colorize(mask, palette=None) -> np.ndarray:
 
 def _as_rgb(image) -> np.ndarray:
     """Turns a uint8 image, a [0, 1] float image or a caffe-preprocessed one into uint8 RGB."""
+    _arrays_only("viz", "pass images[0] (one image) or images (a batch)", image=image)
     image = np.asarray(image)
     if image.dtype == np.uint8:
         return image
     image = image.astype(np.float64)
+    if not np.isfinite(image).all():
+        count = int(image.size - np.count_nonzero(np.isfinite(image)))
+        raise ValueError(f"The image holds {count} NaN or inf value(s) of {image.size}, which have no colour; "
+                         "find where they come from (a division by zero, a failed read) and fix them.")
     if image.min() < 0:  # Caffe-style: BGR with the mean subtracted; undo both.
         image = (image + np.asarray(config.VGG_MEAN_BGR))[..., ::-1]
     elif image.max() <= 1.0:
@@ -110,6 +126,7 @@ def overlay(image, mask, alpha=0.5, palette=None) -> np.ndarray:
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be within 0..1; got {alpha}.")
+    _arrays_only("overlay", "overlay(images[0], masks[0])", image=image, mask=mask)
     rgb = _as_rgb(image)
     colours = colorize(mask, palette)
     if rgb.shape != colours.shape:
@@ -150,18 +167,32 @@ def show_grid(images, masks_true, preds=None, class_names=None, max_rows=4, pale
 
     Introduced in notebooks/01_dense_baseline.ipynb.
     """
+    if preds is not None and not isinstance(preds, Mapping):  # One model's predictions, unnamed.
+        preds = {"prediction": preds}
     preds = dict(preds or {})
-    masks_true = np.asarray(masks_true)
+    call = "show_grid(images, masks, {'my model': model.predict(images)})"
+    _arrays_only("show_grid", call, images=images, masks_true=masks_true,
+                 **{f"preds[{name!r}]": value for name, value in preds.items()})
+    images, masks_true = np.asarray(images), np.asarray(masks_true)
+    if images.ndim == 3 and images.shape[-1] in (1, 3):
+        raise ValueError(f"show_grid got one image of shape {images.shape} without a batch axis; add one: "
+                         "show_grid(image[None], mask[None]).")
+    if masks_true.ndim == 4 and masks_true.shape[-1] == 1:  # (N, H, W, 1): a channel of one, squeezed.
+        masks_true = masks_true[..., 0]
     rows = min(len(images), max_rows)
     if rows < 1 or len(masks_true) < rows:
         raise ValueError(f"show_grid needs at least one image and a mask per image; got "
                          f"{len(images)} images and {len(masks_true)} masks.")
+    if masks_true.ndim != 3:
+        raise ValueError(f"show_grid takes ground-truth masks (N, H, W) (or (N, H, W, 1)); got shape "
+                         f"{masks_true.shape}.")
     columns = [("image", None), ("ground truth", masks_true)]
     columns += [(name, _labels(p)) for name, p in preds.items()]
     for name, labels in columns[2:]:
         if len(labels) < rows or labels.shape[1:] != masks_true.shape[1:]:
             raise ValueError(f"Predictions of {name!r} have shape {labels.shape}; expected "
-                             f"({rows}+, {masks_true.shape[1]}, {masks_true.shape[2]}).")
+                             f"({rows} or more, {masks_true.shape[1]}, {masks_true.shape[2]}), the masks' "
+                             "height and width.")
     fig, axes = plt.subplots(rows, len(columns), squeeze=False,
                              figsize=(2.6 * len(columns), 2.6 * rows + 0.6))
     for row in range(rows):
@@ -224,6 +255,7 @@ def error_map(truth, labels, cls=1, image=None) -> np.ndarray:
 
     Introduced in notebooks/06_evaluation.ipynb.
     """
+    _arrays_only("error_map", "error_map(masks[0], predictions[0])", truth=truth, labels=labels)
     truth, labels = np.asarray(truth), np.asarray(labels)
     if truth.ndim == 3 and truth.shape[-1] == 1:
         truth = truth[..., 0]
@@ -276,8 +308,12 @@ def show_errors(image, truth, preds, class_names=None, cls=1, palette=None):
 
     Introduced in notebooks/06_evaluation.ipynb.
     """
+    if preds is not None and not isinstance(preds, Mapping):  # One model's prediction, unnamed.
+        preds = {"prediction": preds}
+    _arrays_only("show_errors", "show_errors(images[0], masks[0], {'my model': labels[0]})", image=image,
+                 truth=truth, **{f"preds[{name!r}]": value for name, value in (preds or {}).items()})
     truth = np.asarray(truth)
-    preds = {name: np.asarray(labels) for name, labels in preds.items()}
+    preds = {name: np.asarray(labels) for name, labels in (preds or {}).items()}
     if not preds:
         raise ValueError("show_errors needs at least one model's prediction.")
     columns = 2 + len(preds)
