@@ -355,3 +355,121 @@ def write_mask(path, mask: np.ndarray, palette=None) -> Path:
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
     return Path(path)
+
+
+# Reading inside a tf.data graph. A tf.py_function that reads masks with PIL holds Python's global
+# lock and costs about a millisecond a mask in Python code; the functions below read the common case
+# (VOC's palette PNGs, plain JPEGs) with TensorFlow ops in parallel threads, and say when a file is
+# not that case, so that the caller reads it with read_mask or read_image, with their checks.
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Chunk types as big-endian 32-bit numbers.
+_IHDR, _PLTE, _IDAT, _IEND, _EXIF = (int.from_bytes(name, "big") for name in (b"IHDR", b"PLTE", b"IDAT", b"IEND", b"eXIf"))
+_PNG_PALETTE = 3  # IHDR colour type of a palette image.
+
+
+def _voc_index_tables() -> np.ndarray:
+    """Three tables (red, green, blue) of 256 entries whose OR gives a VOC colour's class index.
+
+    The VOC palette puts bit ``3j + c`` of the index at bit ``7 - j`` of channel ``c``; each table
+    takes one channel's bits back to their places in the index.
+    """
+    tables = np.zeros((3, 256), np.int32)
+    for channel in range(3):
+        for value in range(256):
+            tables[channel, value] = sum(((value >> (7 - j)) & 1) << (3 * j + channel) for j in range(3))
+    return tables
+
+
+def png_voc_palette(contents):
+    """In a tf.data graph: whether PNG bytes are a palette image that :func:`decode_voc_mask` reads exactly.
+
+    True when the file is a complete PNG (signature, IHDR first, IEND last) of colour type palette,
+    whose palette (PLTE) is the VOC palette or its start, and which has no EXIF chunk (an orientation
+    that :func:`read_mask` would apply) before its image data. Then every pixel's colour is the VOC
+    colour of its index, and the colour gives the index back. Anything else (a grey ramp, an own or
+    re-ordered palette, a greyscale or RGB mask, a truncated or foreign file) is False: read it with
+    :func:`read_mask`, which knows those cases and names the file when it refuses one.
+
+    Args:
+        contents: A scalar ``tf.string`` of the file's bytes.
+
+    Returns:
+        A scalar ``tf.bool`` tensor.
+    """
+    import tensorflow as tf
+
+    data = tf.cast(tf.io.decode_raw(contents, tf.uint8), tf.int64)
+    size = tf.size(data, out_type=tf.int64)
+
+    def word(position):  # A big-endian 32-bit number at ``position`` (which must be inside).
+        four = data[position:position + 4]
+        return ((four[0] * 256 + four[1]) * 256 + four[2]) * 256 + four[3]
+
+    header_ok = size >= 8 + 25 + 12  # Signature, IHDR, IEND at least.
+
+    def walk():
+        signature = tf.reduce_all(tf.equal(data[:8], tf.constant(list(_PNG_SIGNATURE), tf.int64)))
+        ihdr = tf.logical_and(tf.equal(word(12), _IHDR), tf.equal(data[25], _PNG_PALETTE))
+        iend = tf.equal(word(size - 8), _IEND)
+
+        def more(position, palette_at, palette_size, exif, done):
+            return tf.logical_and(tf.logical_not(done), position + 12 <= size)
+
+        def step(position, palette_at, palette_size, exif, done):
+            length, kind = word(position), word(position + 4)
+            is_palette = tf.equal(kind, _PLTE)
+            palette_at = tf.where(is_palette, position + 8, palette_at)
+            palette_size = tf.where(is_palette, length, palette_size)
+            exif = tf.logical_or(exif, tf.equal(kind, _EXIF))
+            done = tf.logical_or(tf.equal(kind, _IDAT), tf.equal(kind, _IEND))
+            return position + 12 + length, palette_at, palette_size, exif, done
+
+        zero = tf.constant(0, tf.int64)
+        _, palette_at, palette_size, exif, _ = tf.while_loop(
+            more, step, (tf.constant(33, tf.int64), zero, zero, tf.constant(False), tf.constant(False)),
+            maximum_iterations=1000)
+        reference = tf.constant(np.asarray(config.voc_palette(), np.int64).reshape(-1))
+        sized = tf.logical_and(tf.logical_and(palette_size > 0, palette_size <= 768),
+                               tf.logical_and(tf.equal(palette_size % 3, 0), palette_at + palette_size <= size))
+
+        def same_palette():
+            return tf.reduce_all(tf.equal(data[palette_at:palette_at + palette_size], reference[:palette_size]))
+
+        palette_ok = tf.cond(sized, same_palette, lambda: tf.constant(False))
+        return tf.reduce_all(tf.stack([signature, ihdr, iend, palette_ok, tf.logical_not(exif)]))
+
+    return tf.cond(header_ok, walk, lambda: tf.constant(False))
+
+
+def decode_voc_mask(contents):
+    """In a tf.data graph: the class indices of a PNG for which :func:`png_voc_palette` is True.
+
+    ``tf.io.decode_png`` turns a palette image into its colours; with the VOC palette each colour is
+    one index, so the colours give the indices back (what :func:`read_mask` returns for that file).
+
+    Returns:
+        ``uint8`` (H, W).
+    """
+    import tensorflow as tf
+
+    rgb = tf.cast(tf.io.decode_png(contents, channels=3), tf.int32)
+    tables = tf.constant(_voc_index_tables())
+    index = tf.bitwise.bitwise_or(tf.bitwise.bitwise_or(tf.gather(tables[0], rgb[..., 0]),
+                                                        tf.gather(tables[1], rgb[..., 1])),
+                                  tf.gather(tables[2], rgb[..., 2]))
+    return tf.cast(index, tf.uint8)
+
+
+def jpeg_complete(contents):
+    """In a tf.data graph: whether bytes start and end like a JPEG (SOI and EOI markers).
+
+    A truncated download or another format under a .jpg name is False: read it with
+    :func:`read_image`, which decodes what it can and names the file when it cannot.
+    """
+    import tensorflow as tf
+
+    size = tf.strings.length(contents)
+    return tf.cond(size >= 4, lambda: tf.logical_and(
+        tf.equal(tf.strings.substr(contents, 0, 2), b"\xff\xd8"),
+        tf.equal(tf.strings.substr(contents, size - 2, 2), b"\xff\xd9")), lambda: tf.constant(False))
