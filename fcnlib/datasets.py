@@ -43,7 +43,8 @@ _HINT = "or use the embedded dataset, which needs no download: fcnlib.synthetic.
 _VOC_LAYOUTS = ("", "VOC2012", "VOCdevkit/VOC2012")
 _SBD_LAYOUTS = ("", "dataset", "benchmark_RELEASE/dataset")
 _PETS_LAYOUTS = ("", "oxford-iiit-pet")
-# The attribute that marks a dataset as read from files, pair by pair (its value: the number of pairs).
+# The attribute that marks a dataset as read from files, pair by pair. Its value: (the number of
+# pairs, the function that reads the pair of an index), so that a training pipeline can shuffle indices.
 FILE_BACKED = "_fcnlib_file_pairs"
 
 
@@ -367,8 +368,8 @@ def _pairs_dataset(pairs, num_classes, validate, what, transform=None, jpeg_in_g
     image that does not start and end like a JPEG, naming the file if it cannot. Both use libjpeg's
     accurate integer IDCT, so the pixels are the same.
 
-    The dataset has known length and reads each pair on its own, so
-    :func:`fcnlib.pipeline.make_dataset` may cache it (``FILE_BACKED``).
+    The dataset has known length and reads each pair on its own; it carries ``FILE_BACKED``, so
+    that :func:`fcnlib.pipeline.make_dataset` caches its resized pairs and shuffles its indices.
     """
     missing = [str(p) for pair in pairs for p in pair if not p.is_file()]
     if missing:
@@ -463,7 +464,7 @@ def _pairs_dataset(pairs, num_classes, validate, what, transform=None, jpeg_in_g
 
     indices = tf.data.Dataset.range(len(pairs))
     dataset = indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    setattr(dataset, FILE_BACKED, len(pairs))
+    setattr(dataset, FILE_BACKED, (len(pairs), load))
     return dataset
 
 

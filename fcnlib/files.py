@@ -363,33 +363,32 @@ def write_mask(path, mask: np.ndarray, palette=None) -> Path:
 # not that case, so that the caller reads it with read_mask or read_image, with their checks.
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Chunk types as big-endian 32-bit numbers.
-_IHDR, _PLTE, _IDAT, _IEND, _EXIF = (int.from_bytes(name, "big") for name in (b"IHDR", b"PLTE", b"IDAT", b"IEND", b"eXIf"))
 _PNG_PALETTE = 3  # IHDR colour type of a palette image.
 
 
-def _voc_index_tables() -> np.ndarray:
-    """Three tables (red, green, blue) of 256 entries whose OR gives a VOC colour's class index.
+def _voc_index_table() -> np.ndarray:
+    """The VOC class index of each colour, by the top three bits of red, green and blue (512 entries).
 
-    The VOC palette puts bit ``3j + c`` of the index at bit ``7 - j`` of channel ``c``; each table
-    takes one channel's bits back to their places in the index.
+    The VOC palette puts bit ``3j + c`` of the index at bit ``7 - j`` of channel ``c`` (j = 0, 1, 2),
+    so the top three bits of the channels hold every bit of the index; the lower bits are zero.
     """
-    tables = np.zeros((3, 256), np.int32)
-    for channel in range(3):
-        for value in range(256):
-            tables[channel, value] = sum(((value >> (7 - j)) & 1) << (3 * j + channel) for j in range(3))
-    return tables
+    table = np.zeros(512, np.uint8)
+    for index, (r, g, b) in enumerate(config.voc_palette()):
+        table[(r >> 5) | (g >> 5) << 3 | (b >> 5) << 6] = index
+    return table
 
 
 def png_voc_palette(contents):
     """In a tf.data graph: whether PNG bytes are a palette image that :func:`decode_voc_mask` reads exactly.
 
-    True when the file is a complete PNG (signature, IHDR first, IEND last) of colour type palette,
-    whose palette (PLTE) is the VOC palette or its start, and which has no EXIF chunk (an orientation
-    that :func:`read_mask` would apply) before its image data. Then every pixel's colour is the VOC
-    colour of its index, and the colour gives the index back. Anything else (a grey ramp, an own or
-    re-ordered palette, a greyscale or RGB mask, a truncated or foreign file) is False: read it with
-    :func:`read_mask`, which knows those cases and names the file when it refuses one.
+    True when the file is a complete PNG (signature, IHDR first, IEND last) of colour type palette
+    whose palette (its first PLTE, before any IDAT) is the VOC palette or its start, and which holds
+    no EXIF chunk (an orientation that :func:`read_mask` would apply). Then every pixel's colour is
+    the VOC colour of its index, and the colour gives the index back. Anything else (a grey ramp, an
+    own or re-ordered palette, a greyscale or RGB mask, a truncated or foreign file) is False: read it
+    with :func:`read_mask`, which knows those cases and names the file when it refuses one. Chunk
+    names are found by searching the bytes, not by walking the chunks (a loop costs more than the
+    search in a tf.data graph); a name inside another chunk's data can only make the answer False.
 
     Args:
         contents: A scalar ``tf.string`` of the file's bytes.
@@ -399,47 +398,35 @@ def png_voc_palette(contents):
     """
     import tensorflow as tf
 
-    data = tf.cast(tf.io.decode_raw(contents, tf.uint8), tf.int64)
-    size = tf.size(data, out_type=tf.int64)
+    data = tf.io.decode_raw(contents, tf.uint8)
+    size = tf.size(data)
 
-    def word(position):  # A big-endian 32-bit number at ``position`` (which must be inside).
-        four = data[position:position + 4]
-        return ((four[0] * 256 + four[1]) * 256 + four[2]) * 256 + four[3]
+    def bytes_equal(start, expected: bytes):
+        return tf.reduce_all(tf.equal(data[start:start + len(expected)], tf.constant(list(expected), tf.uint8)))
 
-    header_ok = size >= 8 + 25 + 12  # Signature, IHDR, IEND at least.
+    def find(name):  # The first position of a 4-byte chunk name, or ``size`` if none.
+        end = size - 3
+        hits = tf.reduce_all(tf.stack([tf.equal(data[k:end + k], byte) for k, byte in enumerate(name)]), 0)
+        return tf.cond(tf.reduce_any(hits), lambda: tf.cast(tf.argmax(hits), tf.int32), lambda: size)
 
-    def walk():
-        signature = tf.reduce_all(tf.equal(data[:8], tf.constant(list(_PNG_SIGNATURE), tf.int64)))
-        ihdr = tf.logical_and(tf.equal(word(12), _IHDR), tf.equal(data[25], _PNG_PALETTE))
-        iend = tf.equal(word(size - 8), _IEND)
-
-        def more(position, palette_at, palette_size, exif, done):
-            return tf.logical_and(tf.logical_not(done), position + 12 <= size)
-
-        def step(position, palette_at, palette_size, exif, done):
-            length, kind = word(position), word(position + 4)
-            is_palette = tf.equal(kind, _PLTE)
-            palette_at = tf.where(is_palette, position + 8, palette_at)
-            palette_size = tf.where(is_palette, length, palette_size)
-            exif = tf.logical_or(exif, tf.equal(kind, _EXIF))
-            done = tf.logical_or(tf.equal(kind, _IDAT), tf.equal(kind, _IEND))
-            return position + 12 + length, palette_at, palette_size, exif, done
-
-        zero = tf.constant(0, tf.int64)
-        _, palette_at, palette_size, exif, _ = tf.while_loop(
-            more, step, (tf.constant(33, tf.int64), zero, zero, tf.constant(False), tf.constant(False)),
-            maximum_iterations=1000)
-        reference = tf.constant(np.asarray(config.voc_palette(), np.int64).reshape(-1))
-        sized = tf.logical_and(tf.logical_and(palette_size > 0, palette_size <= 768),
-                               tf.logical_and(tf.equal(palette_size % 3, 0), palette_at + palette_size <= size))
+    def check():
+        words = tf.cast(data, tf.int32)
+        structure = tf.reduce_all(tf.stack([
+            bytes_equal(0, _PNG_SIGNATURE), bytes_equal(12, b"IHDR"), tf.equal(data[25], _PNG_PALETTE),
+            bytes_equal(size - 8, b"IEND")]))
+        palette, image_data, exif = find(b"PLTE"), find(b"IDAT"), find(b"eXIf")
+        length = tf.reduce_sum(words[palette - 4:palette] * tf.constant([1 << 24, 1 << 16, 1 << 8, 1]))
+        sized = tf.reduce_all(tf.stack([
+            palette >= 4, palette < image_data, tf.equal(exif, size), length > 0, length <= 768,
+            tf.equal(length % 3, 0), palette + 4 + length <= size]))
+        reference = tf.constant(np.asarray(config.voc_palette(), np.uint8).reshape(-1))
 
         def same_palette():
-            return tf.reduce_all(tf.equal(data[palette_at:palette_at + palette_size], reference[:palette_size]))
+            return tf.reduce_all(tf.equal(data[palette + 4:palette + 4 + length], reference[:length]))
 
-        palette_ok = tf.cond(sized, same_palette, lambda: tf.constant(False))
-        return tf.reduce_all(tf.stack([signature, ihdr, iend, palette_ok, tf.logical_not(exif)]))
+        return tf.logical_and(structure, tf.cond(sized, same_palette, lambda: tf.constant(False)))
 
-    return tf.cond(header_ok, walk, lambda: tf.constant(False))
+    return tf.cond(size >= 8 + 25 + 12 + 12, check, lambda: tf.constant(False))
 
 
 def decode_voc_mask(contents):
@@ -453,12 +440,9 @@ def decode_voc_mask(contents):
     """
     import tensorflow as tf
 
-    rgb = tf.cast(tf.io.decode_png(contents, channels=3), tf.int32)
-    tables = tf.constant(_voc_index_tables())
-    index = tf.bitwise.bitwise_or(tf.bitwise.bitwise_or(tf.gather(tables[0], rgb[..., 0]),
-                                                        tf.gather(tables[1], rgb[..., 1])),
-                                  tf.gather(tables[2], rgb[..., 2]))
-    return tf.cast(index, tf.uint8)
+    top = tf.bitwise.right_shift(tf.io.decode_png(contents, channels=3), 5)
+    key = tf.cast(top[..., 0], tf.int32) + tf.cast(top[..., 1], tf.int32) * 8 + tf.cast(top[..., 2], tf.int32) * 64
+    return tf.gather(tf.constant(_voc_index_table()), key)
 
 
 def jpeg_complete(contents):
