@@ -43,6 +43,9 @@ _HINT = "or use the embedded dataset, which needs no download: fcnlib.synthetic.
 _VOC_LAYOUTS = ("", "VOC2012", "VOCdevkit/VOC2012")
 _SBD_LAYOUTS = ("", "dataset", "benchmark_RELEASE/dataset")
 _PETS_LAYOUTS = ("", "oxford-iiit-pet")
+# The attribute that marks a dataset as read from files, pair by pair. Its value: (the number of
+# pairs, the function that reads the pair of an index), so that a training pipeline can shuffle indices.
+FILE_BACKED = "_fcnlib_file_pairs"
 
 
 def load_voc(root=None, split="train", sbd_root=None, *, download=False, validate=False):
@@ -354,11 +357,19 @@ def _read_label(path):
 def _pairs_dataset(pairs, num_classes, validate, what, transform=None, jpeg_in_graph=False):
     """Builds the dataset: a range of indices mapped through a reader of one pair.
 
-    Masks (palette PNGs, ``.mat`` files) are read by Python (PIL, SciPy) inside ``tf.py_function``,
-    which checks them. With ``jpeg_in_graph``, ``.jpg`` images are decoded by ``tf.io.decode_jpeg``
-    in the graph, in parallel and outside Python's global lock; PIL reads them otherwise (it
-    also applies a camera's EXIF rotation and reads other formats under a .jpg name, which
-    ``tf.io`` does not). Both use libjpeg's accurate integer IDCT, so the pixels are the same.
+    Palette PNG masks in the VOC palette (VOC's own, and every mask :func:`files.write_mask` writes)
+    are decoded by TensorFlow in the graph, in parallel and outside Python's global lock, and
+    checked there (size, classes); :func:`files.png_voc_palette` decides, file by file. Every other
+    mask (a grey ramp, an own palette, greyscale or RGB PNGs, a truncated file, SBD ``.mat`` files,
+    Pets trimaps) is read by Python (:func:`files.read_mask`, SciPy) inside ``tf.py_function``,
+    with all of its checks. With ``jpeg_in_graph``, complete ``.jpg`` images are decoded by
+    ``tf.io.decode_jpeg`` in the graph; PIL reads them otherwise (it also applies a camera's EXIF
+    rotation and reads other formats under a .jpg name, which ``tf.io`` does not) and reads every
+    image that does not start and end like a JPEG, naming the file if it cannot. Both use libjpeg's
+    accurate integer IDCT, so the pixels are the same.
+
+    The dataset has known length and reads each pair on its own; it carries ``FILE_BACKED``, so
+    that :func:`fcnlib.pipeline.make_dataset` caches its resized pairs and shuffles its indices.
     """
     missing = [str(p) for pair in pairs for p in pair if not p.is_file()]
     if missing:
@@ -367,8 +378,11 @@ def _pairs_dataset(pairs, num_classes, validate, what, transform=None, jpeg_in_g
             "needs its mask, of the same stem. Copy the missing files or take them off the list."
         )
 
+    def read_image(index):
+        return files.read_image(pairs[int(index)][0])
+
     def read_pair(index):
-        image = files.read_image(pairs[int(index)][0])
+        image = read_image(index)
         return image, read_mask(index, image.shape)
 
     def read_mask(index, image_shape):
@@ -398,18 +412,63 @@ def _pairs_dataset(pairs, num_classes, validate, what, transform=None, jpeg_in_g
             read_pair(index)
 
     in_graph = jpeg_in_graph and all(image.suffix.lower() in (".jpg", ".jpeg") for image, _ in pairs)
-    image_paths = tf.constant([str(image) for image, _ in pairs]) if in_graph else None
+    image_paths = tf.constant([str(image) for image, _ in pairs])
+    mask_paths = tf.constant([str(mask) for _, mask in pairs])
+    # Which masks may be PNGs in the VOC palette; the others go to Python at once.
+    png_masks = tf.constant([transform is None and mask.suffix.lower() == ".png" for _, mask in pairs])
+
+    def graph_mask(contents, image_path, mask_path, image_shape):
+        mask = files.decode_voc_mask(contents)
+        shape, size = tf.shape(mask), tf.strings.as_string
+        _assert(tf.reduce_all(tf.equal(shape, image_shape[:2])), lambda: [
+            "Image ", image_path, " is ", size(image_shape[0]), "x", size(image_shape[1]), " but its mask ",
+            mask_path, " is ", size(shape[0]), "x", size(shape[1]), "; a mask must have its image's size."])
+        if num_classes is not None:
+            def bad_values():
+                values, _ = tf.unique(tf.reshape(mask, [-1]))
+                bad = tf.sort(tf.boolean_mask(values, tf.logical_and(values >= num_classes,
+                                                                     values != config.IGNORE_LABEL)))
+                return ["Mask ", mask_path, " holds [", tf.strings.reduce_join(size(bad), separator=", "),
+                        f"], which are no class: classes are 0..{num_classes - 1} and "
+                        f"{config.IGNORE_LABEL} is void. Check the class list, or masks resized with "
+                        "interpolation."]
+
+            _assert(tf.logical_not(tf.reduce_any(tf.logical_and(
+                mask >= num_classes, mask != config.IGNORE_LABEL))), bad_values)
+        return mask
+
+    def python_mask(index, image_shape):
+        return tf.py_function(read_mask, [index, image_shape], tf.uint8)
 
     def load(index):
+        image_path, mask_path = tf.gather(image_paths, index), tf.gather(mask_paths, index)
         if in_graph:
-            image = tf.io.decode_jpeg(tf.io.read_file(tf.gather(image_paths, index)), channels=3,
-                                      dct_method="INTEGER_ACCURATE")
-            mask = tf.py_function(read_mask, [index, tf.shape(image)], tf.uint8)
+            contents = tf.io.read_file(image_path)
+            image = tf.cond(files.jpeg_complete(contents),
+                            lambda: tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE"),
+                            lambda: tf.py_function(read_image, [index], tf.uint8))
         else:
-            image, mask = tf.py_function(read_pair, [index], (tf.uint8, tf.uint8))
+            image = tf.py_function(read_image, [index], tf.uint8)
         image.set_shape((None, None, 3))
+        image_shape = tf.shape(image)
+
+        def png_or_python():
+            contents = tf.io.read_file(mask_path)
+            return tf.cond(files.png_voc_palette(contents),
+                           lambda: graph_mask(contents, image_path, mask_path, image_shape),
+                           lambda: python_mask(index, image_shape))
+
+        mask = tf.cond(tf.gather(png_masks, index), png_or_python, lambda: python_mask(index, image_shape))
         mask.set_shape((None, None))
         return image, mask
 
     indices = tf.data.Dataset.range(len(pairs))
-    return indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    setattr(dataset, FILE_BACKED, (len(pairs), load))
+    return dataset
+
+
+def _assert(condition, message):
+    """In the graph: fails with the text ``message()`` joins when ``condition`` is False (built only then)."""
+    text = tf.cond(condition, lambda: tf.constant(""), lambda: tf.strings.join(message()))
+    tf.debugging.Assert(condition, [text])

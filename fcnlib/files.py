@@ -355,3 +355,105 @@ def write_mask(path, mask: np.ndarray, palette=None) -> Path:
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
     return Path(path)
+
+
+# Reading inside a tf.data graph. A tf.py_function that reads masks with PIL holds Python's global
+# lock and costs about a millisecond a mask in Python code; the functions below read the common case
+# (VOC's palette PNGs, plain JPEGs) with TensorFlow ops in parallel threads, and say when a file is
+# not that case, so that the caller reads it with read_mask or read_image, with their checks.
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_PALETTE = 3  # IHDR colour type of a palette image.
+
+
+def _voc_index_table() -> np.ndarray:
+    """The VOC class index of each colour, by the top three bits of red, green and blue (512 entries).
+
+    The VOC palette puts bit ``3j + c`` of the index at bit ``7 - j`` of channel ``c`` (j = 0, 1, 2),
+    so the top three bits of the channels hold every bit of the index; the lower bits are zero.
+    """
+    table = np.zeros(512, np.uint8)
+    for index, (r, g, b) in enumerate(config.voc_palette()):
+        table[(r >> 5) | (g >> 5) << 3 | (b >> 5) << 6] = index
+    return table
+
+
+def png_voc_palette(contents):
+    """In a tf.data graph: whether PNG bytes are a palette image that :func:`decode_voc_mask` reads exactly.
+
+    True when the file is a complete PNG (signature, IHDR first, IEND last) of colour type palette
+    whose palette (its first PLTE, before any IDAT) is the VOC palette or its start, and which holds
+    no EXIF chunk (an orientation that :func:`read_mask` would apply). Then every pixel's colour is
+    the VOC colour of its index, and the colour gives the index back. Anything else (a grey ramp, an
+    own or re-ordered palette, a greyscale or RGB mask, a truncated or foreign file) is False: read it
+    with :func:`read_mask`, which knows those cases and names the file when it refuses one. Chunk
+    names are found by searching the bytes, not by walking the chunks (a loop costs more than the
+    search in a tf.data graph); a name inside another chunk's data can only make the answer False.
+
+    Args:
+        contents: A scalar ``tf.string`` of the file's bytes.
+
+    Returns:
+        A scalar ``tf.bool`` tensor.
+    """
+    import tensorflow as tf
+
+    data = tf.io.decode_raw(contents, tf.uint8)
+    size = tf.size(data)
+
+    def bytes_equal(start, expected: bytes):
+        return tf.reduce_all(tf.equal(data[start:start + len(expected)], tf.constant(list(expected), tf.uint8)))
+
+    def find(name):  # The first position of a 4-byte chunk name, or ``size`` if none.
+        end = size - 3
+        hits = tf.reduce_all(tf.stack([tf.equal(data[k:end + k], byte) for k, byte in enumerate(name)]), 0)
+        return tf.cond(tf.reduce_any(hits), lambda: tf.cast(tf.argmax(hits), tf.int32), lambda: size)
+
+    def check():
+        words = tf.cast(data, tf.int32)
+        structure = tf.reduce_all(tf.stack([
+            bytes_equal(0, _PNG_SIGNATURE), bytes_equal(12, b"IHDR"), tf.equal(data[25], _PNG_PALETTE),
+            bytes_equal(size - 8, b"IEND")]))
+        palette, image_data, exif = find(b"PLTE"), find(b"IDAT"), find(b"eXIf")
+        length = tf.reduce_sum(words[palette - 4:palette] * tf.constant([1 << 24, 1 << 16, 1 << 8, 1]))
+        sized = tf.reduce_all(tf.stack([
+            palette >= 4, palette < image_data, tf.equal(exif, size), length > 0, length <= 768,
+            tf.equal(length % 3, 0), palette + 4 + length <= size]))
+        reference = tf.constant(np.asarray(config.voc_palette(), np.uint8).reshape(-1))
+
+        def same_palette():
+            return tf.reduce_all(tf.equal(data[palette + 4:palette + 4 + length], reference[:length]))
+
+        return tf.logical_and(structure, tf.cond(sized, same_palette, lambda: tf.constant(False)))
+
+    return tf.cond(size >= 8 + 25 + 12 + 12, check, lambda: tf.constant(False))
+
+
+def decode_voc_mask(contents):
+    """In a tf.data graph: the class indices of a PNG for which :func:`png_voc_palette` is True.
+
+    ``tf.io.decode_png`` turns a palette image into its colours; with the VOC palette each colour is
+    one index, so the colours give the indices back (what :func:`read_mask` returns for that file).
+
+    Returns:
+        ``uint8`` (H, W).
+    """
+    import tensorflow as tf
+
+    top = tf.bitwise.right_shift(tf.io.decode_png(contents, channels=3), 5)
+    key = tf.cast(top[..., 0], tf.int32) + tf.cast(top[..., 1], tf.int32) * 8 + tf.cast(top[..., 2], tf.int32) * 64
+    return tf.gather(tf.constant(_voc_index_table()), key)
+
+
+def jpeg_complete(contents):
+    """In a tf.data graph: whether bytes start and end like a JPEG (SOI and EOI markers).
+
+    A truncated download or another format under a .jpg name is False: read it with
+    :func:`read_image`, which decodes what it can and names the file when it cannot.
+    """
+    import tensorflow as tf
+
+    size = tf.strings.length(contents)
+    return tf.cond(size >= 4, lambda: tf.logical_and(
+        tf.equal(tf.strings.substr(contents, 0, 2), b"\xff\xd8"),
+        tf.equal(tf.strings.substr(contents, size - 2, 2), b"\xff\xd9")), lambda: tf.constant(False))

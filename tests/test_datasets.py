@@ -366,3 +366,27 @@ def test_classes_that_are_no_class_list_are_refused(tmp_path, classes):
     root = _own_folder(tmp_path, np.zeros((1, 8, 8), np.uint8))
     with pytest.raises(ValueError, match="classes"):
         datasets.load_folder(root, classes=classes)
+
+
+def test_voc_masks_outside_the_fast_path_are_read_by_python(tmp_path):
+    voc, masks = _make_voc(tmp_path, ["a", "b", "c"], ["d"])
+    # b: an own palette (the VOC colours moved), read by colour with a warning, as read_mask does.
+    moved = Image.fromarray(masks["b"], mode="P")
+    palette = config.voc_palette()
+    moved.putpalette([c for colour in palette[1:] + palette[:1] for c in colour])
+    moved.save(voc / "SegmentationClass" / "b.png")
+    with pytest.warns(UserWarning, match="re-ordered"):
+        expected = files.read_mask(voc / "SegmentationClass" / "b.png")
+    with pytest.warns(UserWarning, match="re-ordered"):
+        pairs = _collect(datasets.load_voc(tmp_path, "train"))
+    np.testing.assert_array_equal(pairs[1][1], expected)
+    np.testing.assert_array_equal(pairs[0][1], masks["a"])
+    # A truncated JPEG is read by PIL, which names it.
+    jpeg = voc / "JPEGImages" / "c.jpg"
+    jpeg.write_bytes(jpeg.read_bytes()[:200])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"c\.jpg"):
+        _collect(datasets.load_voc(tmp_path, "train"))
+    # A mask of the wrong size read in the graph names both files.
+    files.write_mask(voc / "SegmentationClass" / "d.png", np.zeros((H, W - 1), np.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"d\.jpg is 24x32 but its mask .*d\.png is 24x31"):
+        _collect(datasets.load_voc(tmp_path, "val"))

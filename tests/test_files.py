@@ -236,3 +236,53 @@ def test_sha256_of_a_file_and_of_bytes_matches_hashlib(tmp_path):
     with pytest.raises(ValueError, match="path or bytes; got int"):
         files.sha256(3)
 
+
+
+# Reading masks and JPEGs in a tf.data graph.
+
+
+def _graph_read(path):
+    import tensorflow as tf
+
+    contents = tf.io.read_file(str(path))
+    fast = bool(files.png_voc_palette(contents))
+    return fast, (files.decode_voc_mask(contents).numpy() if fast else None)
+
+
+def test_graph_reads_every_voc_index_as_read_mask_does(tmp_path):
+    mask = np.arange(256, dtype=np.uint8).reshape(16, 16)  # Every index, each colour once.
+    files.write_mask(tmp_path / "all.png", mask)
+    fast, decoded = _graph_read(tmp_path / "all.png")
+    assert fast
+    np.testing.assert_array_equal(decoded, mask)
+    np.testing.assert_array_equal(decoded, files.read_mask(tmp_path / "all.png"))
+    short = Image.fromarray(mask[:2], mode="P")  # A palette of 21 colours: VOC's start.
+    short.putpalette([c for colour in config.voc_palette(21) for c in colour])
+    short.save(tmp_path / "short.png")
+    assert _graph_read(tmp_path / "short.png")[0]
+
+
+def test_graph_leaves_other_masks_to_read_mask(tmp_path):
+    import tensorflow as tf
+
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:5, 2:5] = 7
+    ramp = Image.fromarray(mask * 9, mode="P")  # Values 0 and 63 in a grey-ramp palette: indices.
+    ramp.putpalette([i for i in range(256) for _ in range(3)])
+    ramp.save(tmp_path / "ramp.png")
+    Image.fromarray(mask, mode="L").save(tmp_path / "grey.png")
+    files.write_mask(tmp_path / "voc.png", mask)
+    whole = (tmp_path / "voc.png").read_bytes()
+    (tmp_path / "truncated.png").write_bytes(whole[:-12])  # No IEND.
+    (tmp_path / "empty.png").write_bytes(b"")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "rgb.png")
+    for name in ("ramp.png", "grey.png", "truncated.png", "empty.png", "rgb.png"):
+        assert not _graph_read(tmp_path / name)[0], name
+    np.testing.assert_array_equal(files.read_mask(tmp_path / "ramp.png"), mask * 9)  # Not VOC's 63 -> 56.
+    assert _graph_read(tmp_path / "voc.png")[0]
+    jpeg = tmp_path / "photo.jpg"
+    files.write_image(jpeg, np.zeros((8, 8, 3), np.uint8))
+    assert bool(files.jpeg_complete(tf.io.read_file(str(jpeg))))
+    jpeg.write_bytes(jpeg.read_bytes()[:100])
+    assert not bool(files.jpeg_complete(tf.io.read_file(str(jpeg))))
+    assert not bool(files.jpeg_complete(tf.io.read_file(str(tmp_path / "voc.png"))))

@@ -212,3 +212,144 @@ def test_autotune_is_off_on_a_cpu_only_machine_and_the_batches_do_not_depend_on_
     for a, b in zip(sum(epochs(tuned), []), sum(epochs(untuned), []), strict=False):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
+
+
+# The quick profile's batches, from embedded arrays, must not change when the file pipeline does.
+
+# sha256 of the element spec, the cardinality and every batch's bytes, recorded with fcnlib's
+# make_dataset before file caching and drop_remainder existed (TensorFlow 2.21.0, Keras 3.15.1):
+# the quick training split over 2 epochs, its validation split, and the training arrays augmented.
+QUICK_DIGESTS = {
+    "train": "cee86e2dfaf5ad1280d2c384b976ba77e8342391a804fd4930746ae6be0de929",
+    "val": "d4417ee7ab7cbbe2e40f8823f5eed1286241312e94e9f94ce7198be0aa5e66d0",
+    "augmented": "2d2f2129074178a1a94e19a3130f9d64a11d092bd9b2920dcb22fac03e4dd080",
+}
+
+
+def _digest(dataset, epochs):
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(repr(dataset.element_spec).encode())
+    digest.update(str(int(dataset.cardinality())).encode())
+    for _ in range(epochs):
+        for x, y in dataset:
+            digest.update(x.numpy().tobytes())
+            digest.update(y.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _former_array_batches(images, masks, batch_size, seed, augment):
+    """make_dataset's steps for arrays as they were, written out with plain tf.data."""
+    dataset = tf.data.Dataset.from_tensor_slices((images, masks)).shuffle(1000, seed=seed,
+                                                                          reshuffle_each_iteration=True)
+    if augment:
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        dataset = tf.data.Dataset.zip(dataset, keys).map(lambda pair, key: pipeline._augment_pair(pair, key, seed))
+    return dataset.batch(batch_size).map(lambda x, y: (pipeline.preprocess_vgg16(x), tf.cast(y, tf.int32)))
+
+
+def test_quick_profile_batches_are_bit_identical_to_before():
+    from fcnlib import config, recipes
+
+    images, masks = recipes.synthetic_splits("binary", config.QUICK, cache=False)["train"]
+    augmented = pipeline.make_dataset((images, masks), 16, training=True, augment=True, seed=0)
+    # Against the former steps, on any TensorFlow: the same spec, the same bytes, epoch after epoch.
+    former = _former_array_batches(images, masks, 16, 0, augment=True)
+    assert augmented.element_spec[0].shape.as_list() == [None, 96, 96, 3]  # No dropped remainder.
+    for _ in range(2):
+        pairs = list(zip(augmented, former, strict=True))
+        assert len(pairs) == 50
+        for (x, y), (x0, y0) in pairs:
+            np.testing.assert_array_equal(x.numpy(), x0.numpy())
+            np.testing.assert_array_equal(y.numpy(), y0.numpy())
+    if tf.__version__ != "2.21.0":
+        pytest.skip(f"The recorded digests are TensorFlow 2.21.0's; this is {tf.__version__}.")
+    data = recipes.make_datasets("binary", "quick", cache=False)
+    assert _digest(data["train"], 2) == QUICK_DIGESTS["train"]
+    assert _digest(data["val"], 1) == QUICK_DIGESTS["val"]
+    again = pipeline.make_dataset((images, masks), 16, training=True, augment=True, seed=0)
+    assert _digest(again, 2) == QUICK_DIGESTS["augmented"]
+
+
+# Pairs read from files: cached once, shuffled by epoch, whole batches.
+
+def _voc_files(tmp_path, count, size=(30, 40)):
+    from fcnlib import datasets, files
+
+    voc = tmp_path / "VOC2012"
+    masks = {}
+    for index in range(count):
+        stem = f"s{index:03d}"
+        mask = np.full(size, index % 21, np.uint8)  # The class is the pair's number: it names the pair.
+        mask[:2] = 255
+        image = np.repeat(np.full(size, index * 3, np.uint8)[..., None], 3, -1)
+        files.write_image(voc / "JPEGImages" / f"{stem}.jpg", image)
+        files.write_mask(voc / "SegmentationClass" / f"{stem}.png", mask)
+        masks[stem] = mask
+    (voc / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (voc / "ImageSets" / "Segmentation" / "train.txt").write_text("".join(f"{s}\n" for s in masks))
+    return datasets.load_voc(voc, "train")
+
+
+def _reads_counted(dataset):
+    """The same pairs, counting each read of a file (in a Python function, which a cache skips)."""
+    reads = []
+
+    def count(image, mask):
+        def note(value):
+            reads.append(int(value))
+            return value
+        seen = tf.py_function(note, [mask[5, 5]], tf.uint8)
+        seen.set_shape([])
+        return image, mask + seen * 0
+
+    return dataset.map(count), reads
+
+
+def test_file_pairs_are_read_once_and_shuffled_each_epoch(tmp_path):
+    source = _voc_files(tmp_path, 21)
+    batches = pipeline.make_dataset(source, 4, training=True, image_size=(16, 24), seed=1)
+    assert batches.element_spec[0].shape.as_list() == [4, 16, 24, 3]  # The remainder is dropped.
+    orders = []
+    for _ in range(3):
+        labels = [int(y[0, 8, 8]) for _, y in batches for y in [y[i:i + 1] for i in range(4)]]
+        assert len(labels) == 20 and len(set(labels)) == 20  # 5 whole batches of distinct pairs.
+        orders.append(labels)
+    assert orders[0] != orders[1] != orders[2]
+    evaluation = list(pipeline.make_dataset(source, 4, image_size=(16, 24)))
+    assert [int(y.shape[0]) for _, y in evaluation] == [4, 4, 4, 4, 4, 1]  # Evaluation keeps them all.
+    assert [int(v) for _, y in evaluation for v in y[:, 8, 8]] == list(range(21))
+
+
+def test_file_pairs_are_cached_unless_a_step_is_random(tmp_path, monkeypatch):
+    source = _voc_files(tmp_path, 6)
+    counted, reads = _reads_counted(source)  # A py_function: stateful, so never cached.
+    batches = pipeline.make_dataset(counted, 2, training=True, image_size=(16, 24))
+    for _ in range(2):
+        list(batches)
+    assert len(reads) == 12  # Read again in the second epoch.
+    assert pipeline._read_from_files(source) and pipeline._read_from_files(source.map(lambda x, y: (x, y)))
+    assert not pipeline._read_from_files(source.map(lambda x, y: (tf.image.random_flip_left_right(x), y)))
+    assert not pipeline._read_from_files(tf.data.Dataset.from_tensor_slices((np.zeros((2, 4, 4, 3), np.uint8),
+                                                                             np.zeros((2, 4, 4), np.uint8))))
+    # The cache in use: after the first epoch the files may go, the batches stay.
+    batches = pipeline.make_dataset(source, 2, training=True, image_size=(16, 24))
+    first = sorted(int(v) for _, y in batches for v in y[:, 8, 8])
+    for path in (tmp_path / "VOC2012" / "JPEGImages").iterdir():
+        path.unlink()
+    assert sorted(int(v) for _, y in batches for v in y[:, 8, 8]) == first == list(range(6))
+    monkeypatch.setattr(pipeline, "cache_budget", lambda: 0)  # Too large to cache: read every epoch.
+    source = _voc_files(tmp_path / "again", 6)
+    uncached = pipeline.make_dataset(source, 2, training=True, image_size=(16, 24))
+    assert sorted(int(v) for _, y in uncached for v in y[:, 8, 8]) == list(range(6))
+    for path in (tmp_path / "again" / "VOC2012" / "JPEGImages").iterdir():
+        path.unlink()
+    with pytest.raises(tf.errors.NotFoundError):
+        list(uncached)
+
+
+def test_cache_argument_is_checked():
+    images, masks = colour_coded()
+    with pytest.raises(ValueError, match="cache must be"):
+        pipeline.make_dataset((images, masks), 2, cache=3)
