@@ -31,7 +31,6 @@ from fcnlib import budget, config, install
 # equal); older ones fail with a message saying what to do.
 MIN_TENSORFLOW = (2, 16)
 MIN_KERAS = (3, 5)
-SBD_BYTES = 1_419_539_633  # benchmark.tgz
 QUICK_WAY_OUT = ("Run the series without downloads in the quick profile: set PROFILE_NAME = \"quick\" in "
                  "the first cell (or FCN_PROFILE=quick in the environment) and run again.")
 # Where Colab keeps data and trained models between notebooks when Google Drive is used.
@@ -245,7 +244,7 @@ def ensure_data(notebook: str, profile: config.Profile, verbose: bool = True) ->
         wanted.append(("PASCAL VOC 2012 trainval", budget.VOC_BYTES, lambda: download.download_voc()))
     if (profile.dataset == "voc" and profile.train_split == "train_aug" and notebook in budget.NEEDS_DATA
             and not (config.data_dir() / "sbd" / "benchmark_RELEASE" / "dataset" / "train.txt").is_file()):
-        wanted.append(("the SBD masks (optional: without them training uses VOC train)", SBD_BYTES,
+        wanted.append(("the SBD masks (optional: without them training uses VOC train)", budget.SBD_BYTES,
                        lambda: download.download_sbd()))
     if (profile.backbone_weights == "imagenet" and notebook in budget.NEEDS_BACKBONE
             and not backbone.imagenet_weights_cached()):

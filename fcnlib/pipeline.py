@@ -15,8 +15,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from fcnlib import config
-from fcnlib.datasets import FILE_BACKED
+from fcnlib import config, datasets
 
 AUTOTUNE = tf.data.AUTOTUNE
 # The VGG mean in RGB order: padding images with it gives zeros after preprocessing.
@@ -340,7 +339,7 @@ def make_dataset(source, batch_size, training=False, image_size=None, augment=Fa
         drop_remainder = (training and not arrays
                           and (count >= batch_size or count == tf.data.INFINITE_CARDINALITY))
     if training:
-        reader = getattr(source, FILE_BACKED, None)
+        reader = getattr(source, datasets.FILE_BACKED, None)
         if not cache and reader is not None:
             # Straight from a loader: shuffle the indices (a few bytes each), then read in that order.
             number, load = reader
@@ -417,11 +416,11 @@ def _read_from_files(dataset) -> bool:
     """Whether ``dataset`` comes from one of fcnlib's file loaders through steps without random ops.
 
     Follows the chain of one-input datasets (map, take, skip, filter ...) back to a dataset marked
-    ``FILE_BACKED``; a step with a stateful op (a random flip, a Python function) or with several
+    ``datasets.FILE_BACKED``; a step with a stateful op (a random flip, a Python function) or with several
     inputs answers False: caching it would freeze its randomness or its other inputs.
     """
     try:
-        while not hasattr(dataset, FILE_BACKED):
+        while not hasattr(dataset, datasets.FILE_BACKED):
             inputs = dataset._inputs()
             if len(inputs) != 1 or _has_stateful_function(dataset):
                 return False

@@ -4,13 +4,13 @@ import exercise_harness as harness
 
 # Exercise 2: a 1x1 score layer and a bilinear x16 upsampler on the given features, left untrained.
 _UNTRAINED_HEADS = '''
-models = {}
+trained_models = {}
 for mode in ("fixed", "learned"):
     x = keras.Input(train_features.shape[1:])
     up = keras.layers.Conv2DTranspose(NUM_CLASSES, 32, strides=16, padding="same", use_bias=False,
                                       kernel_initializer=fcnlib.layers.BilinearInitializer())
     up.trainable = mode == "learned"
-    models[mode] = keras.Model(x, up(keras.layers.Conv2D(NUM_CLASSES, 1)(x)))
+    trained_models[mode] = keras.Model(x, up(keras.layers.Conv2D(NUM_CLASSES, 1)(x)))
 '''
 
 SHORTCUTS = {
@@ -53,18 +53,18 @@ SHORTCUTS = {
         # Untrained models and the IoUs of a run, typed in.
         "hard-coded": _UNTRAINED_HEADS + 'fg_iou = {"fixed": 0.35, "learned": 0.42}',
         # fcnlib's FCN-32s with a Glorot score layer, in both modes, and the benchmark's numbers.
-        "library": "models = {mode: fcnlib.models.fcn32s(NUM_CLASSES, width=0.25, fc6_kernel=3, upsampling=mode,\n"
+        "library": "trained_models = {mode: fcnlib.models.fcn32s(NUM_CLASSES, width=0.25, fc6_kernel=3, upsampling=mode,\n"
                    "                                     score_initializer='glorot_uniform')\n"
                    "          for mode in ('fixed', 'learned')}\n"
                    "fg_iou = {'fixed': 0.338, 'learned': 0.385}",
         # Section 3's loop over the upsampling modes (fcnlib.layers.upsample_layer), reworded, evaluated
         # honestly but never trained.
-        "reworded lesson cell": "models, fg_iou = {}, {}\n"
+        "reworded lesson cell": "trained_models, fg_iou = {}, {}\n"
                                 "for way in ('fixed', 'learned'):\n"
                                 "    inp = keras.Input(train_features.shape[1:])\n"
                                 "    layer = fcnlib.layers.upsample_layer(NUM_CLASSES, 16, way, name=f'upscore16_{way}')\n"
-                                "    models[way] = keras.Model(inp, layer(keras.layers.Conv2D(NUM_CLASSES, 1)(inp)))\n"
-                                "    hit = np.argmax(models[way].predict(test_features, verbose=0), -1) == 1\n"
+                                "    trained_models[way] = keras.Model(inp, layer(keras.layers.Conv2D(NUM_CLASSES, 1)(inp)))\n"
+                                "    hit = np.argmax(trained_models[way].predict(test_features, verbose=0), -1) == 1\n"
                                 "    fg_iou[way] = float(np.sum(hit & (test_masks == 1)) / np.sum(hit | (test_masks == 1)))",
     },
 }
