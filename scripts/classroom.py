@@ -88,6 +88,7 @@ class Exercise:
     points: float
     optional: bool
     grade_id: str
+    training_s: float | None = None  # The training time its task states ("about 40 s of training"), if any.
 
 
 def series_notebooks(directory: Path = NOTEBOOKS) -> list[Path]:
@@ -125,21 +126,27 @@ def solution_lines(notebook) -> set[str]:
     return {line for line in secret - set(public) if len(line) > 3 and not line.startswith("#")}
 
 
+TRAINING = re.compile(r"about\s+(\d+(?:\.\d+)?)\s+(s|min)\s+of\s+training", re.I)
+
+
 def exercises(path: Path) -> list[Exercise]:
-    """Lists a notebook's graded exercises, with the title and points of each task cell."""
+    """Lists a notebook's graded exercises, with the title, points and stated training time of each task."""
     notebook = nbformat.read(path, as_version=4)
-    titles = {}
+    titles, training = {}, {}
     for cell, meta in _nbgrader_cells(notebook):
         match = GRADE_ID.match(meta.get("grade_id", ""))
         if match and match.group(3) == "task" and (title := TITLE.search(cell.source)):
             titles[match.group(2)] = title
+            if stated := TRAINING.search(cell.source):
+                training[match.group(2)] = float(stated.group(1)) * (60 if stated.group(2).lower() == "min" else 1)
     found = []
     for _cell, meta in _nbgrader_cells(notebook):
         match = GRADE_ID.match(meta.get("grade_id", ""))
         if meta.get("grade") and match:  # A test cell (autograded) or a written answer (graded by hand).
             title = titles.get(match.group(2))
             found.append(Exercise(path.stem, int(match.group(2)), title.group(4).strip() if title else "?",
-                                  meta.get("points", 0), bool(title and title.group(2)), meta["grade_id"]))
+                                  meta.get("points", 0), bool(title and title.group(2)), meta["grade_id"],
+                                  training.get(match.group(2))))
     return found
 
 
@@ -355,7 +362,8 @@ def exercise_table(paths: list[Path], measured: Path | None = None) -> str:
     """
     lines = ["| notebook | quick runtime, measured (docs/runtimes.json) | graded exercises | points (required + optional) |",
              "|---|---|---|---|"]
-    rows = ["| notebook | exercise | points | graded cell |", "|---|---|---|---|"]
+    rows = ["| notebook | exercise | points | training (as its task states, 2-core CPU) | graded cell |",
+            "|---|---|---|---|---|"]
     total = 0.0
     for path in paths:
         found = exercises(path)
@@ -364,8 +372,9 @@ def exercise_table(paths: list[Path], measured: Path | None = None) -> str:
         total += required + optional
         lines.append(f"| {path.stem} | {_runtime(path, measured)} | {len(found)} | {required:g} + {optional:g} |")
         for e in found:
+            trains = f"about {e.training_s:g} s" if e.training_s else "none"
             rows.append(f"| {path.name[:2]} | {e.number}. {e.title}{' (optional)' if e.optional else ''} "
-                        f"| {e.points:g} | `{e.grade_id}`{' (written answer, graded by hand)' if e.grade_id.endswith('_answer') else ''} |")
+                        f"| {e.points:g} | {trains} | `{e.grade_id}`{' (written answer, graded by hand)' if e.grade_id.endswith('_answer') else ''} |")
     return "\n".join(lines + ["", f"Total: {total:g} points.", ""] + rows)
 
 
@@ -376,8 +385,12 @@ def summary(paths: list[Path]) -> str:
     required = sum(e.points for e in found if not e.optional)
     optional = sum(e.points for e in found if e.optional)
     answers = "written answer" if written == 1 else "written answers"
+    training = [e.training_s for e in found if e.training_s]
+    trains = (f" {len(training)} of them train a model, for at most about {max(training):g} s on a 2-core CPU."
+              if training else "")
     return (f"The series has {len(found)} graded exercises ({len(found) - written} checked by code, {written} "
-            f"{answers} graded with a rubric): {required:g} points, plus {optional:g} for the optional ones.")
+            f"{answers} graded with a rubric): {required:g} points, plus {optional:g} for the optional ones."
+            + trains)
 
 
 def write_table(guide: Path, table: str, begin: str = TABLE_BEGIN, end_marker: str = TABLE_END) -> bool:

@@ -433,6 +433,17 @@ def test_every_written_answer_has_a_rubric_with_its_points():
             assert rows and e.points in (sum(points), points[-1]), f"{e.grade_id}: rubric rows give {rows}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_exercises_that_train_state_their_training_time(path):
+    """A solution or test cell that calls fit/overfit_one_batch belongs to a task saying "about N s of training"."""
+    stated = {e.number: e.training_s for e in classroom.exercises(path)}
+    for grade_id, cell in _graded_cells(_read(path)).items():
+        number = int(grade_id.split("_")[1])
+        if re.search(r"\.fit\(|overfit_one_batch\(", cell.source) and grade_id.endswith(("_solution", "_tests")):
+            assert stated.get(number), f"{path.name} exercise {number} trains: its task must say 'about N s of training'"
+            assert stated[number] <= 120, f"{path.name} exercise {number}: at most about 2 minutes of training"
+
+
 def test_command_line_help(capsys):
     for command in ("release", "autograde", "feedback", "list", "check"):
         with pytest.raises(SystemExit) as exit_info:
