@@ -99,9 +99,10 @@ TABLE: dict[str, dict[str, dict[str, float]]] = {
         # Size of score_pool4 relative to upscore2 in the staged FCN-8s: at least this.
         "min_staged_skip_share": {"quick": 0.5, "gpu": 0.2},
         # Exercise 1: foreground IoU, on the test and validation splits, that the learner's FCN-8s must
-        # exceed after training at once from the backbone (quick: the reference's 4 epochs measured
-        # MEASURED; gpu: an estimate for 4 epochs on VOC, set low).
-        "min_exercise_fg_iou": {"quick": 0.6, "gpu": 0.3},
+        # exceed after training at once from the backbone. quick: the reference's 5 epochs (Adam 1e-3)
+        # measured 0.755 to 0.803 on the test split and 0.763 to 0.801 on validation (seeds 0, 1, 2 with
+        # oneDNN on, seed 0 with it off); 4 epochs fell to 0.668. gpu: an estimate for 4 epochs on VOC.
+        "min_exercise_fg_iou": {"quick": 0.65, "gpu": 0.3},
     },
 
     # 06 · Evaluation
