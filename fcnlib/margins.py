@@ -102,9 +102,11 @@ TABLE: dict[str, dict[str, dict[str, float]]] = {
         "min_fg_gain_8s_over_16s": {"quick": 0.05, "gpu": -0.02},
         # Size of score_pool4 relative to upscore2 in the staged FCN-8s: at least this.
         "min_staged_skip_share": {"quick": 0.5, "gpu": 0.2},
-        # Exercise 1: foreground IoU the learner's FCN-8s adds to FCN-16s after one epoch (measured
-        # +0.01 to +0.05 across CPUs: "beats" is all that holds everywhere).
-        "min_exercise_gain": {"quick": 0.0, "gpu": -0.02},
+        # Exercise 1: foreground IoU, on the test and validation splits, that the learner's FCN-8s must
+        # exceed after training at once from the backbone. quick: the reference's 5 epochs (Adam 1e-3)
+        # measured 0.751 to 0.803 on the test split and 0.763 to 0.801 on validation (seeds 0, 1, 2, oneDNN
+        # on and off); after 4 epochs the test IoU fell to 0.668, after 6 to 0.701. gpu: an estimate.
+        "min_exercise_fg_iou": {"quick": 0.65, "gpu": 0.3},
     },
 
     # 06 · Evaluation
