@@ -304,6 +304,9 @@ def quote_runtimes(root: Path = ROOT, path: Path | None = None) -> list[str]:
     """Rewrites every quick runtime the project quotes from the runtimes file: each notebook header's
     sentence, the README table's "quick" cell, the profile table's time for the series and the runtime column of docs/INSTRUCTORS.md's
     generated table (``classroom.py list --write``). Returns the files it changed (atomic writes)."""
+    from fcnlib import environment
+
+    environment.import_tensorflow_quietly()  # The gpu estimates read recipes, which load TensorFlow: quietly.
     path = runtimes.RUNTIMES_FILE if path is None else path
     changed = []
     readme_path = root / "README.md"
