@@ -7,7 +7,7 @@ Without TensorFlow, importing any of them stops here with the install command fo
 
 from fcnlib import install as _install
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 _install.require_tensorflow()
 
