@@ -38,8 +38,10 @@ def test_claims_are_recorded_as_json_lines(tmp_path, monkeypatch):
     claims.expect(True, "third")
     entries = [json.loads(line) for line in record.read_text().splitlines()]
     assert entries == [
-        {"claim": "first", "numbers": {"value": 3, "name": "'fcn8s'"}, "checked": True, "held": True},
-        {"claim": "second", "numbers": {"value": 0.5}, "checked": True, "held": False},
+        {"claim": "first", "numbers": {"value": 3, "name": "'fcn8s'"}, "checked": True, "held": True,
+         "condition": "True", "slack": None},
+        {"claim": "second", "numbers": {"value": 0.5}, "checked": True, "held": False, "condition": "False",
+         "slack": None},
         {"claim": "third", "numbers": {}, "checked": False, "held": None},
     ]
 

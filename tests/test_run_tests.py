@@ -54,6 +54,10 @@ def test_the_commands_run_the_notebooks_under_nbval_and_the_unit_tests():
     assert commands["notebooks"][:4] == ["python", "-m", "pytest", "notebooks"]
     assert "--nbval-lax" in commands["notebooks"] and "--nbval-lax" not in commands["unit"]
     assert commands["unit"][:5] == ["python", "-m", "pytest", "tests", "bench"]
+    # Every unit test runs once: the ones moved after the notebooks are left out of the unit side.
+    for path in run_tests.AFTER_NOTEBOOKS:
+        assert (run_tests.ROOT / path).is_file()
+        assert path in commands["notebooks"] and f"--ignore={path}" in commands["unit"]
     assert all(argv[-1] == "-x" for argv in commands.values())
 
 
