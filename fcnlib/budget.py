@@ -456,20 +456,16 @@ def layer_counts(model: str, profile="gpu", task: str = "binary", image_size: in
               _layer("fc6", (s32, s32, units), fc6 * fc6 * channels5 * units + units), _layer("drop6", (s32, s32, units)),
               _layer("fc7", (s32, s32, units), units * units + units), _layer("drop7", (s32, s32, units)),
               _layer("score_fr", (s32, s32, classes), units * classes + classes)]
-    if base == "fcn32s":
-        layers.append(_upsample("upscore32", side, 32, classes, upsampling))
-    else:
-        s16, channels4 = taps["block4_pool"]
-        layers += [_upsample("upscore2", s16, 2, classes, upsampling),
-                   _layer("score_pool4", (s16, s16, classes), channels4 * classes + classes),
-                   _layer("fuse_pool4", (s16, s16, classes))]
-        if base == "fcn16s":
-            layers.append(_upsample("upscore16", side, 16, classes, upsampling))
-        else:
-            s8, channels3 = taps["block3_pool"]
-            layers += [_upsample("upscore_pool4", s8, 2, classes, upsampling),
-                       _layer("score_pool3", (s8, s8, classes), channels3 * classes + classes),
-                       _layer("fuse_pool3", (s8, s8, classes)), _upsample("upscore8", side, 8, classes, upsampling)]
+    # Each skip: a 2x upsampler of the coarser scores, a 1x1 score layer on the pool, their sum (the paper's names).
+    skips = {"fcn32s": (), "fcn16s": (("upscore2", "pool4"),),
+             "fcn8s": (("upscore2", "pool4"), ("upscore_pool4", "pool3"))}[base]
+    for upscore, pool in skips:
+        grid, channels = taps[f"block{pool[-1]}_pool"]
+        layers += [_upsample(upscore, grid, 2, classes, upsampling),
+                   _layer(f"score_{pool}", (grid, grid, classes), channels * classes + classes),
+                   _layer(f"fuse_{pool}", (grid, grid, classes))]
+    stride = 32 // 2 ** len(skips)  # The final upsampler: x32, x16 or x8.
+    layers.append(_upsample(f"upscore{stride}", side, stride, classes, upsampling))
     return [*layers, _layer("crop", (image_size, image_size, classes))]
 
 
